@@ -1,0 +1,7 @@
+"""Allow ``python -m threadlint``."""
+
+import sys
+
+from threadlint.cli import main
+
+sys.exit(main())

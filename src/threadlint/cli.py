@@ -1,0 +1,182 @@
+"""The ``threadlint`` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from typing import List, NoReturn, Optional, Sequence
+
+from threadlint import __version__
+from threadlint.config import find_config, load_settings
+from threadlint.discovery import STDIN, discover
+from threadlint.findings import Finding
+from threadlint.output import FORMATS, write_findings, write_statistics
+from threadlint.rules import ALL_RULES
+from threadlint.runner import run, write_atomically
+from threadlint.settings import Settings, SettingsError, validate_selectors
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line on stderr, not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"threadlint: error: {message} (see 'threadlint --help')\n")
+        raise SystemExit(EXIT_ERROR)
+
+
+def _comma_list(value: str) -> List[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="threadlint",
+        description="Find threading misuse in Python code.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="files or directories to lint (default: .); '-' reads stdin")
+    parser.add_argument("--version", action="version", version=f"threadlint {__version__}")
+    rules = parser.add_argument_group("rule selection")
+    rules.add_argument("--select", type=_comma_list, metavar="CODES",
+                       help="comma-separated codes or prefixes to enable (TL1, TL101, ALL)")
+    rules.add_argument("--ignore", type=_comma_list, metavar="CODES",
+                       help="comma-separated codes or prefixes to disable")
+    rules.add_argument("--extend-select", type=_comma_list, metavar="CODES",
+                       help="codes or prefixes to enable on top of --select")
+    files = parser.add_argument_group("files")
+    files.add_argument("--exclude", type=_comma_list, metavar="GLOBS",
+                       help="glob patterns to skip, replacing the defaults")
+    files.add_argument("--extend-exclude", type=_comma_list, metavar="GLOBS",
+                       help="glob patterns to skip, on top of the defaults")
+    files.add_argument("--force-exclude", action="store_true",
+                       help="apply excludes to files named on the command line too")
+    files.add_argument("--stdin-filename", metavar="NAME",
+                       help="the path to report for source read from stdin")
+    config = parser.add_argument_group("configuration")
+    config.add_argument("--config", metavar="FILE",
+                        help="read settings from FILE instead of the nearest pyproject.toml")
+    config.add_argument("--isolated", action="store_true",
+                        help="ignore all configuration files")
+    out = parser.add_argument_group("output")
+    out.add_argument("--output-format", choices=FORMATS, default="concise",
+                     help="concise (path:line:col: CODE message), json or github")
+    out.add_argument("--statistics", action="store_true",
+                     help="print a count per code after the findings")
+    out.add_argument("--exit-zero", action="store_true",
+                     help="exit 0 even when there are findings")
+    out.add_argument("--list-rules", action="store_true",
+                     help="list every rule (code, name, summary) and exit")
+    parser.add_argument("--fix", action="store_true",
+                        help="apply safe fixes in place and report what was fixed")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if args.isolated:
+        settings = Settings()
+    elif args.config:
+        if not os.path.isfile(args.config):
+            raise SettingsError(f"--config: file {args.config!r} does not exist")
+        settings = load_settings(args.config, explicit=True)
+    else:
+        settings = load_settings(find_config(os.getcwd()), explicit=False)
+    changes = {}
+    for option in ("select", "ignore", "extend_select"):
+        value = getattr(args, option)
+        if value is not None:
+            flag = "--" + option.replace("_", "-")
+            changes[option] = validate_selectors(value, flag)
+    if args.extend_select is not None:
+        changes["extend_select"] = settings.extend_select + changes["extend_select"]
+    if args.exclude is not None:
+        changes["exclude"] = tuple(args.exclude)
+    if args.extend_exclude is not None:
+        changes["extend_exclude"] = settings.extend_exclude + tuple(args.extend_exclude)
+    return replace(settings, **changes)
+
+
+def _list_rules() -> None:
+    width = max(len(rule.name) for rule in ALL_RULES)
+    for rule in ALL_RULES:
+        fix = " (fixable)" if rule.fixable else ""
+        sys.stdout.write(f"{rule.code}  {rule.name:<{width}}  {rule.summary}{fix}\n")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("threadlint: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.list_rules:
+        _list_rules()
+        return EXIT_CLEAN
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        sys.stderr.write(f"threadlint: error: {exc}\n")
+        return EXIT_ERROR
+
+    paths = args.paths or ["."]
+    if paths.count(STDIN) > 1:
+        sys.stderr.write("threadlint: error: '-' (stdin) can be given only once\n")
+        return EXIT_ERROR
+    discovered = discover(paths, settings, args.force_exclude)
+    failed = False
+    for missing in discovered.missing:
+        sys.stderr.write(f"threadlint: error: {missing}: no such file or directory\n")
+        failed = True
+
+    stdin_name = args.stdin_filename or "<stdin>"
+    results = run(discovered.files, settings, args.fix, stdin_name)
+    findings: List[Finding] = []
+    fixed: List[Finding] = []
+    for result, unreadable in results:
+        findings.extend(result.findings)
+        for error in result.errors:
+            sys.stderr.write(f"threadlint: error: {error}\n")
+            failed = True
+        if result.fixed_source is not None and result.fixed:
+            fixed.extend(result.fixed)
+            if result.path == stdin_name and STDIN in discovered.files:
+                sys.stdout.buffer.write(result.fixed_source)
+                sys.stdout.flush()
+            else:
+                try:
+                    write_atomically(result.path, result.fixed_source)
+                except OSError as exc:
+                    sys.stderr.write(f"threadlint: error: {result.path}: cannot write fix: "
+                                     f"{exc.strerror or exc}\n")
+                    failed = True
+
+    findings.sort(key=lambda f: (f.path, f.line, f.col, f.code, f.message))
+    stdin_fixed = args.fix and STDIN in discovered.files and any(f.path == stdin_name for f in fixed)
+    stream = sys.stderr if stdin_fixed else sys.stdout
+    write_findings(findings, args.output_format, stream)
+    if args.statistics:
+        write_statistics(findings, stream)
+    for f in sorted(fixed):
+        sys.stderr.write(f"{f.path}:{f.line}:{f.col}: {f.code} fixed: {f.message}\n")
+    if fixed:
+        files = len({f.path for f in fixed})
+        sys.stderr.write(f"threadlint: fixed {len(fixed)} finding{'s' * (len(fixed) != 1)} "
+                         f"in {files} file{'s' * (files != 1)}; {len(findings)} remaining\n")
+    if failed:
+        return EXIT_ERROR
+    if findings and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN

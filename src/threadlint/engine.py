@@ -1,0 +1,265 @@
+"""Linting one file: a pure function of (path, source bytes, settings).
+
+The pipeline, in order: decode check -> one libcst parse -> one shared analysis
+pass -> one batched traversal running every enabled rule -> positions (only
+when something was reported) -> noqa filtering -> findings, optionally fixed.
+"""
+
+from __future__ import annotations
+
+import ast
+import tokenize
+import io
+import traceback
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from threadlint.analysis import ModuleAnalysis
+from threadlint.findings import FileError, Finding, LintResult
+from threadlint.noqa import noqa_lines, suppressed
+from threadlint.rules import ALL_RULES, SYNTAX_ERROR_CODE
+from threadlint.rules.base import Report, Rule
+from threadlint.settings import Settings
+
+_SCOPE_NODES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+MAX_FIX_ROUNDS = 8
+
+
+class LintContext:
+    """What rules share during the traversal of one module."""
+
+    def __init__(self, path: str, module: cst.Module, analysis: ModuleAnalysis) -> None:
+        self.path = path
+        self.module = module
+        self.analysis = analysis
+        self.reports: List[Report] = []
+        self.function_stack: List[cst.CSTNode] = []  # FunctionDef and Lambda nodes
+        self.class_stack: List[cst.ClassDef] = []
+
+    @property
+    def current_function(self) -> Optional[cst.FunctionDef]:
+        """The innermost enclosing ``def`` (lambdas are skipped)."""
+        for node in reversed(self.function_stack):
+            if isinstance(node, cst.FunctionDef):
+                return node
+        return None
+
+    @property
+    def current_class(self) -> Optional[cst.ClassDef]:
+        """The class whose body (directly or in a method) we are in."""
+        return self.class_stack[-1] if self.class_stack else None
+
+
+class _Traversal(cst.CSTVisitor):
+    """Runs every rule's ``visit_*``/``leave_*`` in one walk of the tree.
+
+    The enclosing function and class are pushed before rules visit a node and
+    popped after they leave it, so rules see the same context on both sides.
+    """
+
+    def __init__(self, ctx: LintContext, rules: Sequence[Rule]) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.visit_methods: Dict[str, list] = {}
+        self.leave_methods: Dict[str, list] = {}
+        for rule in rules:
+            for name, method in rule.get_visitors().items():
+                kind, _, node_type = name.partition("_")
+                table = self.visit_methods if kind == "visit" else self.leave_methods
+                table.setdefault(node_type, []).append(method)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, _SCOPE_NODES):
+            if isinstance(node, cst.ClassDef):
+                self.ctx.class_stack.append(node)
+            else:
+                self.ctx.function_stack.append(node)
+        for method in self.visit_methods.get(type(node).__name__, ()):
+            method(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        for method in self.leave_methods.get(type(original_node).__name__, ()):
+            method(original_node)
+        if isinstance(original_node, _SCOPE_NODES):
+            if isinstance(original_node, cst.ClassDef):
+                self.ctx.class_stack.pop()
+            else:
+                self.ctx.function_stack.pop()
+
+
+def _syntax_error_finding(path: str, source: bytes,
+                          error: Optional[cst.ParserSyntaxError]) -> Finding:
+    """TL999 at the place CPython's own compiler reports, falling back to libcst's."""
+    try:
+        compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        col = exc.offset or 1
+        return Finding(path, line, max(col, 1), SYNTAX_ERROR_CODE, f"SyntaxError: {exc.msg}")
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return Finding(path, 1, 1, SYNTAX_ERROR_CODE, f"SyntaxError: {exc}")
+    if error is not None:
+        message = error.message.splitlines()[0] if error.message else "invalid syntax"
+        return Finding(path, error.raw_line, error.raw_column + 1, SYNTAX_ERROR_CODE,
+                       f"SyntaxError: {message} (CPython accepts this file; libcst does not)")
+    return Finding(path, 1, 1, SYNTAX_ERROR_CODE, "SyntaxError: file could not be parsed")
+
+
+def _decode_error(path: str, source: bytes) -> Optional[Finding]:
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        source.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        name = type(exc).__name__
+        return Finding(path, 1, 1, SYNTAX_ERROR_CODE, f"{name}: {exc}")
+    return None
+
+
+def _run_rules(ctx: LintContext, rule_classes: Sequence[type]) -> List[FileError]:
+    """One traversal for all rules; if one fails, isolate it and keep the others."""
+    try:
+        ctx.module.visit(_Traversal(ctx, [cls(ctx) for cls in rule_classes]))
+        return []
+    except Exception:  # noqa: BLE001 - retried rule by rule below
+        pass
+    errors: List[FileError] = []
+    ctx.reports = []
+    for cls in rule_classes:
+        before = len(ctx.reports)
+        ctx.function_stack.clear()
+        ctx.class_stack.clear()
+        try:
+            ctx.module.visit(_Traversal(ctx, [cls(ctx)]))
+        except RecursionError:
+            del ctx.reports[before:]
+            errors.append(FileError(ctx.path, f"{cls.code} ({cls.name}) skipped: "
+                                              "nesting too deep to analyse"))
+        except Exception as exc:  # noqa: BLE001 - reported, never raised
+            del ctx.reports[before:]
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            errors.append(FileError(
+                ctx.path, f"internal error in rule {cls.code} ({cls.name}): "
+                          f"{type(exc).__name__}: {exc} [{where.filename}:{where.lineno}]"))
+    return errors
+
+
+def _positions(module: cst.Module, reports: Iterable[Report]) -> Dict[cst.CSTNode, Tuple[int, int, int, int]]:
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    ranges = wrapper.resolve(PositionProvider)
+    result = {}
+    for report in reports:
+        code_range = ranges.get(report.node)
+        if code_range is None:
+            result[report.node] = (1, 1, 1, 1)
+        else:
+            result[report.node] = (code_range.start.line, code_range.start.column + 1,
+                                   code_range.end.line, code_range.end.column + 1)
+    return result
+
+
+def _analyse(path: str, source: bytes, settings: Settings):
+    """Parse and run rules once. Returns (findings, fixes, errors, module)."""
+    codes = settings.enabled_codes(path)
+    if not codes:
+        return [], [], [], None
+    decode_problem = _decode_error(path, source)
+    if decode_problem is not None:
+        keep = [decode_problem] if SYNTAX_ERROR_CODE in codes else []
+        return keep, [], [], None
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        finding = _syntax_error_finding(path, source, exc)
+        return ([finding] if SYNTAX_ERROR_CODE in codes else []), [], [], None
+    except RecursionError:
+        return [], [], [FileError(path, "skipped: nesting too deep for the parser")], None
+    except Exception as exc:  # noqa: BLE001 - the native parser's other failures
+        return [], [], [FileError(path, f"parser failed: {type(exc).__name__}: {exc}")], None
+
+    rule_classes = [rule for rule in ALL_RULES if rule.code in codes and rule.code != SYNTAX_ERROR_CODE]
+    if not rule_classes:
+        return [], [], [], module
+    try:
+        analysis = ModuleAnalysis(module)
+    except RecursionError:
+        return [], [], [FileError(path, "skipped: nesting too deep to analyse")], module
+    except Exception as exc:  # noqa: BLE001 - reported, never raised
+        return [], [], [FileError(path, f"internal error in analysis: {type(exc).__name__}: {exc}")], module
+
+    ctx = LintContext(path, module, analysis)
+    errors = _run_rules(ctx, rule_classes)
+    if not ctx.reports:
+        return [], [], errors, module
+
+    try:
+        positions = _positions(module, ctx.reports)
+    except RecursionError:
+        return [], [], errors + [FileError(path, "skipped: nesting too deep to locate findings")], module
+    noqa = noqa_lines(source)
+    findings: List[Finding] = []
+    fixes: List[Tuple[Finding, Report]] = []
+    seen = set()
+    for report in ctx.reports:
+        line, col, end_line, end_col = positions[report.node]
+        finding = Finding(path, line, col, report.rule.code, report.message,
+                          report.replacement is not None, end_line, end_col)
+        if finding in seen or suppressed(noqa, line, finding.code):
+            continue
+        seen.add(finding)
+        findings.append(finding)
+        if report.replacement is not None:
+            fixes.append((finding, report))
+    return findings, fixes, errors, module
+
+
+def _compiles(path: str, source: bytes) -> bool:
+    try:
+        compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+class _Replace(cst.CSTTransformer):
+    def __init__(self, replacements: Dict[cst.CSTNode, cst.CSTNode]) -> None:
+        super().__init__()
+        self.replacements = replacements
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[override]
+        return self.replacements.get(original_node, updated_node)
+
+
+def lint_source(path: str, source: bytes, settings: Settings, *, fix: bool = False) -> LintResult:
+    """Lint one file's bytes. Never raises for any input."""
+    try:
+        return _lint_source(path, source, settings, fix)
+    except RecursionError:
+        return LintResult(path, errors=[FileError(path, "skipped: nesting too deep to analyse")])
+    except Exception as exc:  # noqa: BLE001 - one file never takes the run down
+        return LintResult(path, errors=[FileError(path, f"internal error: {type(exc).__name__}: {exc}")])
+
+
+def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> LintResult:
+    findings, fixes, errors, module = _analyse(path, source, settings)
+    result = LintResult(path, sorted(findings), errors)
+    if not fix or not fixes or module is None:
+        return result
+    current = source
+    fixed: List[Finding] = []
+    for _ in range(MAX_FIX_ROUNDS):
+        replacements = {report.node: report.replacement for _, report in fixes}
+        new_module = module.visit(_Replace(replacements))
+        new_source = new_module.bytes
+        if new_source == current or not _compiles(path, new_source):
+            break  # a fix that would not compile is never written
+        fixed.extend(finding for finding, _ in fixes)
+        current = new_source
+        findings, fixes, errors, module = _analyse(path, current, settings)
+        if not fixes or module is None:
+            break
+    if not fixed:
+        return result
+    return LintResult(path, sorted(findings), errors, fixed=fixed, fixed_source=current)

@@ -1,0 +1,104 @@
+"""TL102 thread-target-called."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from threadlint.analysis.model import (
+    FunctionInfo,
+    keyword_or_positional,
+    returns_no_callable,
+    thread_class_defines_init,
+)
+from threadlint.rules.base import Rule, snippet
+
+
+class ThreadTargetCalled(Rule):
+    """## What it does
+    Checks for a thread target that is the *result* of calling a function:
+    `Thread(target=work())`, `Timer(5, self.flush())`, `Process(target=job())`
+    or `executor.submit(work())`, where `work` is defined in the same module and
+    clearly returns nothing callable.
+
+    ## Why is this bad?
+    The call runs right there, in the calling thread, blocking it; the thread
+    (or the pool) then receives `None` as its target and either does nothing or
+    fails with `TypeError: 'NoneType' object is not callable`.
+
+    ## Example
+    ```python
+    worker = threading.Thread(target=poll_forever())
+    ```
+
+    ## Use instead
+    ```python
+    worker = threading.Thread(target=poll_forever)
+    # with arguments: Thread(target=poll, args=(url,)) or executor.submit(poll, url)
+    ```
+
+    ## Known limitations
+    - Only functions defined in the same module (module functions, nested
+      functions, and `self.method` of the enclosing class) are judged, and only
+      when every `return` gives back a literal or nothing. Factories that
+      return a function, `functools.partial(...)`, lambdas and imported
+      callables are never reported.
+    - Generators, `async def` functions and decorated functions are skipped:
+      the decorator may change what the call returns.
+    - For `submit`, the receiver must be known to be a
+      `concurrent.futures` executor (assigned from its constructor, or bound by
+      `with ... as`), so `anything.submit(f())` elsewhere stays silent.
+    - Local thread subclasses with their own `__init__` are skipped.
+    """
+
+    code = "TL102"
+    name = "thread-target-called"
+    summary = "the thread's target is the result of a call, so the work runs in the calling thread"
+
+    def visit_Call(self, node: cst.Call) -> None:
+        target = self._target_of(node)
+        if not isinstance(target, cst.Call):
+            return
+        info = self._local_function(target.func)
+        if info is None or not returns_no_callable(info):
+            return
+        callee = snippet(target.func)
+        arguments = ", ".join(snippet(a.value) for a in target.args if not a.star and a.keyword is None)
+        advice = f"pass the function itself: `{callee}`"
+        if target.args:
+            advice += f" with its arguments given separately (`args=({arguments},)`)" \
+                if not isinstance(node.func, cst.Attribute) or node.func.attr.value != "submit" \
+                else f", and its arguments after it: `submit({callee}, {arguments})`"
+        self.report(
+            target,
+            f"`{snippet(target)}` runs now, in the calling thread, and hands its result "
+            f"(None) over as the target; {advice}",
+        )
+
+    def _target_of(self, node: cst.Call) -> Optional[cst.BaseExpression]:
+        ctor = self.analysis.thread_constructor(node)
+        if ctor is not None:
+            if thread_class_defines_init(self.analysis, ctor.local_class):
+                return None
+            arg = keyword_or_positional(node, ctor.target_keyword, 1)
+            return arg.value if arg is not None else None
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "submit" \
+                and self.analysis.is_executor(func.value):
+            arg = keyword_or_positional(node, "fn", 0)
+            return arg.value if arg is not None else None
+        return None
+
+    def _local_function(self, func: cst.BaseExpression) -> Optional[FunctionInfo]:
+        definition = self.analysis.local_definition(func)
+        if definition is None:
+            owner = self.analysis.self_attribute(func)
+            if owner is not None:
+                definition = self.analysis.method(*owner)
+                # An instance attribute of the same name would shadow the method.
+                if owner[1] in self.analysis.self_attr_values.get(owner[0], {}):
+                    return None
+        if isinstance(definition, cst.FunctionDef):
+            return self.analysis.functions.get(definition)
+        return None

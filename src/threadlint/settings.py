@@ -1,0 +1,108 @@
+"""Resolved settings: which codes run on which file, what to exclude."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import FrozenSet, Iterable, Optional, Tuple
+
+DEFAULT_EXCLUDES: Tuple[str, ...] = (
+    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build", "dist",
+    "node_modules", ".eggs", "*.egg-info", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+    ".threadlint_cache",
+)
+
+
+class SettingsError(ValueError):
+    """A bad option or configuration value: reported on one line, exit 2."""
+
+
+def _specificity(code: str, selectors: Iterable[str]) -> int:
+    """Length of the longest selector matching ``code``; ALL counts 0; -1 for none."""
+    best = -1
+    for selector in selectors:
+        if selector == "ALL":
+            best = max(best, 0)
+        elif code.startswith(selector):
+            best = max(best, len(selector))
+    return best
+
+
+def is_code_selected(code: str, select: Iterable[str], ignore: Iterable[str]) -> bool:
+    """ruff's rule: the more specific of select and ignore wins; a tie ignores."""
+    chosen = _specificity(code, select)
+    return chosen >= 0 and chosen > _specificity(code, ignore)
+
+
+def glob_matches(path: str, pattern: str, root: str) -> bool:
+    """Match ``pattern`` against ``path``'s name and its path relative to ``root``."""
+    name = os.path.basename(path.rstrip("/\\")) or path
+    if fnmatch.fnmatchcase(name, pattern):
+        return True
+    absolute = os.path.abspath(path)
+    try:
+        relative = os.path.relpath(absolute, root)
+    except ValueError:  # another drive on Windows
+        relative = absolute
+    relative = relative.replace(os.sep, "/")
+    pattern = pattern.replace(os.sep, "/").rstrip("/")
+    if fnmatch.fnmatchcase(relative, pattern) or fnmatch.fnmatchcase(absolute, pattern):
+        return True
+    # A pattern naming a directory covers everything below it.
+    return fnmatch.fnmatchcase(relative, pattern + "/*")
+
+
+@dataclass(frozen=True)
+class Settings:
+    select: Tuple[str, ...] = ("ALL",)
+    ignore: Tuple[str, ...] = ()
+    extend_select: Tuple[str, ...] = ()
+    exclude: Tuple[str, ...] = DEFAULT_EXCLUDES
+    extend_exclude: Tuple[str, ...] = ()
+    per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    root: str = field(default_factory=os.getcwd)
+    config_path: Optional[str] = None
+
+    def enabled_codes(self, path: str) -> FrozenSet[str]:
+        return _enabled_codes(self, path)
+
+    def is_excluded(self, path: str) -> bool:
+        return any(glob_matches(path, pattern, self.root)
+                   for pattern in self.exclude + self.extend_exclude)
+
+
+@lru_cache(maxsize=4096)
+def _base_codes(settings: Settings) -> FrozenSet[str]:
+    from threadlint.rules import ALL_RULES
+
+    select = settings.select + settings.extend_select
+    return frozenset(rule.code for rule in ALL_RULES
+                     if is_code_selected(rule.code, select, settings.ignore))
+
+
+def _enabled_codes(settings: Settings, path: str) -> FrozenSet[str]:
+    codes = _base_codes(settings)
+    for pattern, ignored in settings.per_file_ignores:
+        if glob_matches(path, pattern, settings.root):
+            codes = frozenset(code for code in codes
+                              if not any(code.startswith(p) or p == "ALL" for p in ignored))
+    return codes
+
+
+def validate_selectors(selectors: Iterable[str], where: str) -> Tuple[str, ...]:
+    """Upper-case and check rule selectors; raise SettingsError on an unknown one."""
+    from threadlint.rules import ALL_RULES
+
+    codes = [rule.code for rule in ALL_RULES]
+    checked = []
+    for raw in selectors:
+        selector = raw.strip().upper()
+        if not selector:
+            continue
+        if selector != "ALL" and not any(code.startswith(selector) for code in codes):
+            raise SettingsError(f"{where}: unknown rule selector {raw.strip()!r} "
+                                f"(expected a code or prefix such as TL1, TL101 or ALL)")
+        checked.append(selector)
+    return tuple(checked)

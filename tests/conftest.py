@@ -1,0 +1,45 @@
+"""Shared helpers for the test-suite."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Sequence, Set, Tuple
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+EXPECT_RE = re.compile(r"#\s*error:\s*(?P<codes>TL\d+(?:\s*,\s*TL\d+)*)")
+
+
+def expected_findings(path: Path) -> Set[Tuple[int, str]]:
+    """(line, code) pairs written as ``# error: TL101`` comments in a fixture."""
+    expected = set()
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = EXPECT_RE.search(line)
+        if match:
+            for code in re.split(r"\s*,\s*", match.group("codes")):
+                expected.add((number, code))
+    return expected
+
+
+def fixture_files() -> List[Path]:
+    return sorted(FIXTURES.glob("*.py"))
+
+
+def run_cli(args: Sequence[str], cwd: os.PathLike = ROOT, stdin: str = "") -> subprocess.CompletedProcess:
+    """Run threadlint the way a user does, in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "threadlint", *args],
+        cwd=str(cwd), input=stdin.encode(), capture_output=True, timeout=120,
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli

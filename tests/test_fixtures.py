@@ -1,0 +1,48 @@
+"""Fixtures are the spec: each one's findings are exactly its ``# error:`` comments."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from threadlint.engine import lint_source
+from threadlint.settings import Settings
+
+from conftest import ROOT, expected_findings, fixture_files
+
+FIXTURES = fixture_files()
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
+def test_fixture_findings_are_exactly_the_annotated_ones(path: Path) -> None:
+    source = path.read_bytes()
+    result = lint_source(str(path.relative_to(ROOT)), source, Settings(root=str(ROOT)))
+    assert result.errors == []
+    actual = {(f.line, f.code) for f in result.findings}
+    expected = expected_findings(path)
+    missing = sorted(expected - actual)
+    unexpected = sorted(actual - expected)
+    details = "\n".join(f.concise() for f in result.findings)
+    assert not missing and not unexpected, (
+        f"missing {missing}, unexpected {unexpected}\nall findings:\n{details}"
+    )
+
+
+@pytest.mark.parametrize("path", [p for p in FIXTURES if not p.name.startswith("TL999")],
+                         ids=lambda p: p.name)
+def test_fixture_compiles(path: Path) -> None:
+    ast.parse(path.read_bytes(), filename=str(path))
+
+
+def test_every_fixture_has_at_least_as_many_negatives_as_positives() -> None:
+    # Tricky negatives are marked "# ok: why this stays silent" on their line.
+    for path in FIXTURES:
+        if path.name.startswith("TL999"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        positives = len(expected_findings(path))
+        negatives = text.count("# ok")
+        assert positives, f"{path.name} expects no finding at all"
+        assert negatives >= positives, f"{path.name}: {negatives} negatives < {positives} positives"
