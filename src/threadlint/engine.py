@@ -22,8 +22,8 @@ from threadlint.noqa import noqa_lines, suppressed
 from threadlint.rules import ALL_RULES, SYNTAX_ERROR_CODE
 from threadlint.rules.base import Report, Rule
 from threadlint.settings import Settings
+from threadlint.walk import walk
 
-_SCOPE_NODES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 MAX_FIX_ROUNDS = 8
 
 
@@ -52,76 +52,60 @@ class LintContext:
         return self.class_stack[-1] if self.class_stack else None
 
 
-class _Traversal(cst.CSTVisitor):
-    """Runs every rule's ``visit_*``/``leave_*`` in one walk of the tree.
+def _traverse(ctx: LintContext, rules: Sequence[Rule]) -> None:
+    """Run every rule's ``visit_*``/``leave_*`` in one walk of the tree.
 
     The enclosing function and class are pushed before rules visit a node and
     popped after they leave it, so rules see the same context on both sides.
     """
 
-    def __init__(self, ctx: LintContext, rules: Sequence[Rule]) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.visit_methods: Dict[str, list] = {}
-        self.leave_methods: Dict[str, list] = {}
-        for rule in rules:
-            for name, method in rule.get_visitors().items():
-                kind, _, node_type = name.partition("_")
-                table = self.visit_methods if kind == "visit" else self.leave_methods
-                table.setdefault(node_type, []).append(method)
+    def enter(node: cst.CSTNode) -> None:
+        if isinstance(node, cst.ClassDef):
+            ctx.class_stack.append(node)
+        elif isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            ctx.function_stack.append(node)
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, _SCOPE_NODES):
-            if isinstance(node, cst.ClassDef):
-                self.ctx.class_stack.append(node)
-            else:
-                self.ctx.function_stack.append(node)
-        for method in self.visit_methods.get(type(node).__name__, ()):
-            method(node)
-        return True
+    def exit(node: cst.CSTNode) -> None:
+        if isinstance(node, cst.ClassDef):
+            ctx.class_stack.pop()
+        elif isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            ctx.function_stack.pop()
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        for method in self.leave_methods.get(type(original_node).__name__, ()):
-            method(original_node)
-        if isinstance(original_node, _SCOPE_NODES):
-            if isinstance(original_node, cst.ClassDef):
-                self.ctx.class_stack.pop()
-            else:
-                self.ctx.function_stack.pop()
+    walk(ctx.module, rules, enter, exit)
 
 
-def _syntax_error_finding(path: str, source: bytes,
-                          error: Optional[cst.ParserSyntaxError]) -> Finding:
-    """TL999 at the place CPython's own compiler reports, falling back to libcst's."""
+def _compile_error(path: str, source: bytes) -> Optional[Finding]:
+    """TL999 where CPython's own compiler reports a syntax error, else None."""
     try:
         compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as exc:
         line = exc.lineno or 1
         col = exc.offset or 1
         return Finding(path, line, max(col, 1), SYNTAX_ERROR_CODE, f"SyntaxError: {exc.msg}")
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except (ValueError, MemoryError) as exc:
         return Finding(path, 1, 1, SYNTAX_ERROR_CODE, f"SyntaxError: {exc}")
-    if error is not None:
-        message = error.message.splitlines()[0] if error.message else "invalid syntax"
-        return Finding(path, error.raw_line, error.raw_column + 1, SYNTAX_ERROR_CODE,
-                       f"SyntaxError: {message} (CPython accepts this file; libcst does not)")
-    return Finding(path, 1, 1, SYNTAX_ERROR_CODE, "SyntaxError: file could not be parsed")
+    except RecursionError:
+        return None  # CPython's parser gave up on the depth; libcst decides
+    return None
 
 
 def _decode_error(path: str, source: bytes) -> Optional[Finding]:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
         source.decode(encoding)
-    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
-        name = type(exc).__name__
-        return Finding(path, 1, 1, SYNTAX_ERROR_CODE, f"{name}: {exc}")
+    except UnicodeDecodeError as exc:
+        line = source.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (source.rfind(b"\n", 0, exc.start) + 1) + 1
+        return Finding(path, line, col, SYNTAX_ERROR_CODE, f"UnicodeDecodeError: {exc}")
+    except (SyntaxError, LookupError) as exc:
+        return Finding(path, 1, 1, SYNTAX_ERROR_CODE, f"{type(exc).__name__}: {exc}")
     return None
 
 
 def _run_rules(ctx: LintContext, rule_classes: Sequence[type]) -> List[FileError]:
     """One traversal for all rules; if one fails, isolate it and keep the others."""
     try:
-        ctx.module.visit(_Traversal(ctx, [cls(ctx) for cls in rule_classes]))
+        _traverse(ctx, [cls(ctx) for cls in rule_classes])
         return []
     except Exception:  # noqa: BLE001 - retried rule by rule below
         pass
@@ -132,7 +116,7 @@ def _run_rules(ctx: LintContext, rule_classes: Sequence[type]) -> List[FileError
         ctx.function_stack.clear()
         ctx.class_stack.clear()
         try:
-            ctx.module.visit(_Traversal(ctx, [cls(ctx)]))
+            _traverse(ctx, [cls(ctx)])
         except RecursionError:
             del ctx.reports[before:]
             errors.append(FileError(ctx.path, f"{cls.code} ({cls.name}) skipped: "
@@ -169,17 +153,26 @@ def _analyse(path: str, source: bytes, settings: Settings):
     if decode_problem is not None:
         keep = [decode_problem] if SYNTAX_ERROR_CODE in codes else []
         return keep, [], [], None
+    rule_classes = [rule for rule in ALL_RULES if rule.code in codes and rule.code != SYNTAX_ERROR_CODE]
+    if not any(token in source for rule in rule_classes for token in rule.needs):
+        # Nothing any enabled rule looks for can be in this file: skip the
+        # libcst parse, and only ask CPython whether the syntax is valid.
+        finding = _compile_error(path, source) if SYNTAX_ERROR_CODE in codes else None
+        return ([finding] if finding else []), [], [], None
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        finding = _syntax_error_finding(path, source, exc)
-        return ([finding] if SYNTAX_ERROR_CODE in codes else []), [], [], None
+        finding = _compile_error(path, source)
+        if finding is not None:
+            return ([finding] if SYNTAX_ERROR_CODE in codes else []), [], [], None
+        where = f"line {exc.raw_line}, column {exc.raw_column + 1}"
+        return [], [], [FileError(path, f"skipped: libcst cannot parse this file ({where}) "
+                                        "although CPython accepts it", warning=True)], None
     except RecursionError:
         return [], [], [FileError(path, "skipped: nesting too deep for the parser")], None
     except Exception as exc:  # noqa: BLE001 - the native parser's other failures
         return [], [], [FileError(path, f"parser failed: {type(exc).__name__}: {exc}")], None
 
-    rule_classes = [rule for rule in ALL_RULES if rule.code in codes and rule.code != SYNTAX_ERROR_CODE]
     if not rule_classes:
         return [], [], [], module
     try:

@@ -29,6 +29,7 @@ class FileError:
 
     path: str
     message: str
+    warning: bool = False  # the file was skipped for a known reason; exit status unaffected
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"

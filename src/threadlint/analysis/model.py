@@ -13,6 +13,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence
 import libcst as cst
 
 from threadlint.analysis.scopes import BUILTIN_NAMES, Binding, Scope, ScopeBuilder
+from threadlint.walk import walk
 
 #: Constructors of thread-like objects and the kind of object they make.
 THREAD_CONSTRUCTORS: Dict[str, str] = {
@@ -196,7 +197,7 @@ class ModuleAnalysis:
 
     def __init__(self, module: cst.Module) -> None:
         builder = _Builder(module)
-        module.visit(builder)
+        walk(module, [builder])
         self.module = module
         self.module_scope = builder.module_scope
         self._scope_of_name = builder.scope_of_name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar, Optional, Tuple
 
 import libcst as cst
 
@@ -24,6 +24,11 @@ class Report:
     replacement: Optional[cst.CSTNode] = None  # a safe fix, when the rule has one
 
 
+THREADING_MODULES: Tuple[bytes, ...] = (
+    b"threading", b"multiprocessing", b"concurrent", b"_thread", b"asyncio",
+)
+
+
 class Rule(cst.BatchableCSTVisitor):
     """Base class of all rules.
 
@@ -36,6 +41,10 @@ class Rule(cst.BatchableCSTVisitor):
     name: ClassVar[str]
     summary: ClassVar[str]
     fixable: ClassVar[bool] = False
+    #: A file is parsed only if it contains one of these byte strings for some
+    #: enabled rule. Everything a rule recognises is reached through an import
+    #: of one of these modules, so a file without them cannot hold a finding.
+    needs: ClassVar[Tuple[bytes, ...]] = THREADING_MODULES
 
     def __init__(self, ctx: "LintContext") -> None:
         super().__init__()

@@ -65,15 +65,20 @@ class ThreadTargetCalled(Rule):
             return
         callee = snippet(target.func)
         arguments = ", ".join(snippet(a.value) for a in target.args if not a.star and a.keyword is None)
-        advice = f"pass the function itself: `{callee}`"
-        if target.args:
-            advice += f" with its arguments given separately (`args=({arguments},)`)" \
-                if not isinstance(node.func, cst.Attribute) or node.func.attr.value != "submit" \
-                else f", and its arguments after it: `submit({callee}, {arguments})`"
+        is_submit = isinstance(node.func, cst.Attribute) and node.func.attr.value == "submit"
+        if not target.args:
+            advice = f"pass the function itself: `{callee}`"
+        elif is_submit:
+            advice = f"pass the function and its arguments: `submit({callee}, {arguments})`"
+        else:
+            ctor = self.analysis.thread_constructor(node)
+            keyword = ctor.target_keyword if ctor is not None else "target"
+            advice = f"pass the function and its arguments separately: " \
+                     f"`{keyword}={callee}, args=({arguments},)`"
         self.report(
             target,
-            f"`{snippet(target)}` runs now, in the calling thread, and hands its result "
-            f"(None) over as the target; {advice}",
+            f"`{snippet(target)}` runs now, in the calling thread, and only its return value "
+            f"(not a function) reaches the {'pool' if is_submit else 'thread'}; {advice}",
         )
 
     def _target_of(self, node: cst.Call) -> Optional[cst.BaseExpression]:

@@ -25,9 +25,11 @@ class SyntaxErrorRule(Rule):
     ```
 
     ## Known limitations
-    Syntax is judged by libcst's parser; when CPython (the running version)
-    accepts a file libcst rejects, the finding says so and points where libcst
-    stopped. No threading rule runs on such a file.
+    Syntax is judged by the running CPython's own compiler, so the same file
+    may be valid on one Python version and not on another. When CPython
+    accepts a file that libcst cannot parse, there is no finding (the code is
+    valid); a warning on stderr says the file was skipped, and the exit status
+    is not affected.
     """
 
     code = "TL999"

@@ -1,0 +1,128 @@
+"""A fast, iterative traversal of a libcst tree for read-only visitors.
+
+libcst's own ``node.visit(visitor)`` rebuilds every node's children as it goes
+(the same machinery serves transformers) and recurses in Python, so one pass
+costs about as much as the parse and deep nesting raises ``RecursionError``.
+threadlint's visitors never change the tree and never look at whitespace,
+parentheses or punctuation, so this walker:
+
+- visits only the fields that hold code (expressions, statements, names, ...),
+  in source order;
+- uses an explicit stack, so nesting depth is bounded by memory, not by the
+  interpreter's recursion limit;
+- dispatches ``visit_<Type>(node)`` / ``leave_<Type>(node)`` of any number of
+  visitors from one table, like libcst's batched visitor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Dict, Iterable, List, Sequence, Tuple
+
+import libcst as cst
+
+# Fields that only hold formatting: whitespace, parentheses, commas, colons,
+# operators and keywords as tokens. Rules read these, when they need to, from
+# the node that owns them.
+_FORMATTING_FIELDS = frozenset({
+    "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators",
+    "header", "footer", "trailing_whitespace", "equal", "colon", "dot", "relative",
+    "operator", "asynchronous", "star_tok", "default_comma", "arrow", "whitespace",
+    "first_line", "empty_lines", "lbracket", "rbracket", "lbrace", "rbrace",
+    "star_arg_comma", "await_keyword", "first_colon", "second_colon",
+})
+
+# Source order where a node's dataclass fields are not in source order.
+_ORDER_OVERRIDES: Dict[type, Tuple[str, ...]] = {
+    cst.FunctionDef: ("decorators", "name", "type_parameters", "params", "returns", "body"),
+    cst.ClassDef: ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
+    cst.IfExp: ("body", "test", "orelse"),
+    cst.Arg: ("keyword", "value"),
+    cst.ExceptHandler: ("type", "name", "body"),
+    cst.ExceptStarHandler: ("type", "name", "body"),
+    cst.Parameters: ("posonly_params", "posonly_ind", "params", "star_arg", "kwonly_params",
+                     "star_kwarg"),
+}
+
+_field_cache: Dict[type, Tuple[str, ...]] = {}
+
+
+def _code_fields(node_type: type) -> Tuple[str, ...]:
+    fields = _field_cache.get(node_type)
+    if fields is None:
+        names = [f.name for f in dataclasses.fields(node_type)
+                 if f.name not in _FORMATTING_FIELDS and "whitespace" not in f.name]
+        override = _ORDER_OVERRIDES.get(node_type)
+        if override is not None:
+            names = [n for n in override if n in names] + [n for n in names if n not in override]
+        fields = tuple(names)
+        _field_cache[node_type] = fields
+    return fields
+
+
+def children(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """The code-bearing children of ``node``, in source order."""
+    found: List[cst.CSTNode] = []
+    for name in _code_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            if not isinstance(value, cst.BaseParenthesizableWhitespace):
+                found.append(value)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    found.append(item)
+    return found
+
+
+Method = Callable[[cst.CSTNode], object]
+
+
+def visitor_methods(visitors: Iterable[object]) -> Tuple[Dict[str, List[Method]], Dict[str, List[Method]]]:
+    """``visit_X``/``leave_X`` methods of ``visitors``, keyed by node type name,
+    skipping libcst's no-op stubs."""
+    visit: Dict[str, List[Method]] = {}
+    leave: Dict[str, List[Method]] = {}
+    for visitor in visitors:
+        for attribute in dir(type(visitor)):
+            if attribute.startswith("visit_"):
+                table, node_type = visit, attribute[6:]
+            elif attribute.startswith("leave_"):
+                table, node_type = leave, attribute[6:]
+            else:
+                continue
+            if "_" in node_type:  # visit_<Type>_<attribute>: not supported, not used
+                continue
+            method = getattr(visitor, attribute)
+            if getattr(method, "_is_no_op", False) or not callable(method):
+                continue
+            table.setdefault(node_type, []).append(method)
+    return visit, leave
+
+
+def walk(root: cst.CSTNode, visitors: Sequence[object],
+         enter: Callable[[cst.CSTNode], None] = lambda node: None,
+         exit: Callable[[cst.CSTNode], None] = lambda node: None) -> None:
+    """Visit every code node under ``root`` depth-first, in source order.
+
+    ``enter`` runs before the visitors' ``visit_X`` and ``exit`` after their
+    ``leave_X``, so context kept by them is the same on both sides.
+    """
+    visit, leave = visitor_methods(visitors)
+    stack: List[Tuple[cst.CSTNode, bool]] = [(root, False)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, leaving = pop()
+        name = type(node).__name__
+        if leaving:
+            for method in leave.get(name, ()):
+                method(node)
+            exit(node)
+            continue
+        enter(node)
+        for method in visit.get(name, ()):
+            method(node)
+        push((node, True))
+        kids = children(node)
+        for index in range(len(kids) - 1, -1, -1):
+            push((kids[index], False))
