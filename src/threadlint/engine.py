@@ -8,6 +8,7 @@ when something was reported) -> noqa filtering -> findings, optionally fixed.
 from __future__ import annotations
 
 import ast
+import itertools
 import tokenize
 import io
 import traceback
@@ -25,6 +26,19 @@ from threadlint.settings import Settings
 from threadlint.walk import walk
 
 MAX_FIX_ROUNDS = 8
+#: CPython's tokenizer refuses more than 200 nested brackets.
+MAX_BRACKET_DEPTH = 200
+_BRACKETS = b"()[]{}"
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
+_BRACKET_DELTA = {ord("("): 1, ord("["): 1, ord("{"): 1, ord(")"): -1, ord("]"): -1, ord("}"): -1}
+
+
+def _bracket_depth(source: bytes) -> int:
+    """An upper bound on bracket nesting (brackets in strings count too)."""
+    brackets = source.translate(None, _NOT_BRACKETS)
+    if len(brackets) <= MAX_BRACKET_DEPTH:
+        return len(brackets)
+    return max(itertools.accumulate(map(_BRACKET_DELTA.__getitem__, brackets)))
 
 
 class LintContext:
@@ -159,6 +173,12 @@ def _analyse(path: str, source: bytes, settings: Settings):
         # libcst parse, and only ask CPython whether the syntax is valid.
         finding = _compile_error(path, source) if SYNTAX_ERROR_CODE in codes else None
         return ([finding] if finding else []), [], [], None
+    if _bracket_depth(source) > MAX_BRACKET_DEPTH:
+        # libcst's native parser can overflow its stack (and kill the process)
+        # on very deep nesting; CPython refuses such files with a SyntaxError.
+        finding = _compile_error(path, source)
+        if finding is not None:
+            return ([finding] if SYNTAX_ERROR_CODE in codes else []), [], [], None
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
