@@ -1,0 +1,179 @@
+"""The engine as a pure function: name resolution, robustness, fixes, prefilter."""
+
+from __future__ import annotations
+
+import ast
+import sysconfig
+from pathlib import Path
+from typing import List, Tuple
+
+import pytest
+
+from threadlint import engine
+from threadlint.engine import lint_source
+from threadlint.rules import ALL_RULES
+from threadlint.rules.base import Rule
+from threadlint.settings import Settings
+
+SETTINGS = Settings(root="/")
+
+
+def codes(source: str, settings: Settings = SETTINGS) -> List[Tuple[int, int, str]]:
+    result = lint_source("example.py", source.encode(), settings)
+    assert result.errors == []
+    return [(f.line, f.col, f.code) for f in result.findings]
+
+
+@pytest.mark.parametrize("header, ctor", [
+    ("import threading", "threading.Thread"),
+    ("import threading as th", "th.Thread"),
+    ("from threading import Thread", "Thread"),
+    ("from threading import Thread as T", "T"),
+    ("from threading import Timer as Later", "Later"),
+    ("import multiprocessing.dummy as md", "md.Process"),
+])
+def test_thread_constructors_resolve_through_aliases(header: str, ctor: str) -> None:
+    source = f"{header}\n\ndef go(x, f):\n    {ctor}(target=f, args=(x)).start()\n"
+    if "Timer" in header:
+        source = f"{header}\n\ndef go(x, f):\n    {ctor}(1.0, f, args=(x)).start()\n"
+    assert [c for _, _, c in codes(source)] == ["TL101"]
+
+
+def test_shadowed_and_unrelated_names_are_not_threads() -> None:
+    source = (
+        "import threading\n"
+        "from mylib import Thread\n"
+        "def go(x, f):\n"
+        "    Thread(target=f, args=(x))\n"  # imported from elsewhere
+        "    threading = None\n"
+        "    threading.Thread(target=f, args=(x))\n"  # local shadows the module
+    )
+    assert codes(source) == []
+
+
+def test_local_subclass_of_a_local_subclass_is_a_thread() -> None:
+    source = (
+        "import threading\n"
+        "class Base(threading.Thread):\n    pass\n"
+        "class Worker(Base):\n    pass\n"
+        "def go(x, f):\n"
+        "    Worker(target=f, args=(x)).start()\n"
+    )
+    assert codes(source) == [(7, 28, "TL101")]
+
+
+def test_bom_and_coding_cookie_are_honoured() -> None:
+    latin1 = "# -*- coding: latin-1 -*-\nimport threading\nname = 'café'\nthreading.Thread(target=print, args=(name)).start()\n"
+    result = lint_source("l1.py", latin1.encode("latin-1"), SETTINGS)
+    assert [(f.line, f.code) for f in result.findings] == [(4, "TL101")]
+    bom = b"\xef\xbb\xbfimport threading\nthreading.Thread(target=print, args=(1)).start()\n"
+    result = lint_source("bom.py", bom, SETTINGS)
+    assert [(f.line, f.col, f.code) for f in result.findings] == [(2, 38, "TL101")]
+
+
+@pytest.mark.parametrize("source", [
+    b"", b"\xef\xbb\xbf", b"\x00", b"import threading\x00\n", b"\r\n\r\n", b"\f\n\tx = 1\n",
+    b"import threading\nthreading.Thread(target=f, args=(x)",  # unclosed
+    b"# coding: nonsense\nx = 1\n", b"\xff\xfe\x00\x00",
+    b"import threading\n" + b"x = " + b"(" * 150 + b"1" + b")" * 150 + b"\n",
+    b"import threading\n" + b"x = " + b"[" * 5000 + b"]" * 5000 + b"\n",
+    b"import threading\n" + b"x = 1 + " * 3000 + b"1\n",
+    b"import threading\nif x:\n" + b"".join(b" " * i + b"if x:\n" for i in range(1, 90)) + b" " * 90 + b"pass\n",
+])
+def test_any_input_gives_findings_or_errors_never_an_exception(source: bytes) -> None:
+    result = lint_source("weird.py", source, SETTINGS)
+    for finding in result.findings:
+        assert finding.line >= 1 and finding.col >= 1
+    for error in result.errors:
+        assert "weird.py" in str(error)
+
+
+def test_syntax_error_is_located_where_cpython_reports_it() -> None:
+    source = b"import threading\n\ndef f(:\n    pass\n"
+    result = lint_source("bad.py", source, SETTINGS)
+    with pytest.raises(SyntaxError) as info:
+        compile(source, "bad.py", "exec")
+    assert [(f.line, f.col, f.code) for f in result.findings] == [
+        (info.value.lineno, info.value.offset, "TL999")]
+    assert result.findings[0].message.startswith("SyntaxError: ")
+
+
+def test_a_failing_rule_is_reported_by_name_and_other_rules_still_report(monkeypatch) -> None:
+    class Exploding(Rule):
+        code = "TL103"
+        name = "thread-run-called"
+        summary = "boom"
+
+        def visit_Call(self, node) -> None:
+            raise ValueError("kaboom")
+
+    rules = [Exploding if rule.code == "TL103" else rule for rule in ALL_RULES]
+    monkeypatch.setattr(engine, "ALL_RULES", rules)
+    source = b"import threading\nthreading.Thread(target=print, args=(1)).start()\n"
+    result = lint_source("x.py", source, SETTINGS)
+    assert [(f.line, f.code) for f in result.findings] == [(2, "TL101")]
+    assert len(result.errors) == 1
+    message = str(result.errors[0])
+    assert message.startswith("x.py: internal error in rule TL103 (thread-run-called): ValueError: kaboom")
+
+
+def test_fix_keeps_comments_and_layout_and_is_idempotent() -> None:
+    source = (
+        b"import threading\n"
+        b"def go(url, f):\n"
+        b"    threading.Thread(target=f, args=(url)).start()  # fetch\n"
+        b"    threading.Thread(target=f, args=(  # the one argument\n"
+        b"        url  # keep me\n"
+        b"    )).start()\n"
+        b"    threading.Thread(target=f, args=(url)).start()  # noqa: TL101\n"
+        b"    threading.Thread(target=f, args='abc').start()\n"
+    )
+    result = lint_source("f.py", source, SETTINGS, fix=True)
+    assert result.fixed_source == (
+        b"import threading\n"
+        b"def go(url, f):\n"
+        b"    threading.Thread(target=f, args=(url,)).start()  # fetch\n"
+        b"    threading.Thread(target=f, args=(  # the one argument\n"
+        b"        url,  # keep me\n"
+        b"    )).start()\n"
+        b"    threading.Thread(target=f, args=(url)).start()  # noqa: TL101\n"
+        b"    threading.Thread(target=f, args=('abc',)).start()\n"
+    )
+    assert sorted((f.line, f.code) for f in result.fixed) == [(3, "TL101"), (5, "TL101"), (8, "TL101")]
+    assert result.findings == []
+    again = lint_source("f.py", result.fixed_source, SETTINGS, fix=True)
+    assert again.fixed_source is None and again.findings == []
+    ast.parse(result.fixed_source)
+
+
+def test_noqa_covers_every_line_of_a_multiline_statement() -> None:
+    source = (
+        "import threading\n"
+        "threading.Thread(\n"
+        "    target=print,\n"
+        "    args=(1),\n"
+        ")  # noqa: TL1\n"
+        "threading.Thread(target=print, args=(2))  # noqa: TL2\n"
+        "threading.Thread(target=print, args=(3))  # NOQA\n"
+    )
+    assert codes(source) == [(6, 38, "TL101")]
+
+
+def _stdlib_sample() -> List[Path]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(p for p in root.glob("*.py"))
+    files += sorted((root / "concurrent" / "futures").glob("*.py"))
+    return files[::4]
+
+
+def test_prefilter_changes_no_result(monkeypatch) -> None:
+    """A file the byte prefilter skips would get no finding from a full parse either."""
+    fixtures = sorted((Path(__file__).parent.parent / "fixtures").glob("*.py"))
+    sample = fixtures + _stdlib_sample()
+    assert len(sample) > 40
+    settings = Settings(root="/")
+    fast = {p: lint_source(str(p), p.read_bytes(), settings).findings for p in sample}
+    for rule in ALL_RULES:
+        monkeypatch.setattr(rule, "needs", (b"",))  # every file contains b""
+    full = {p: lint_source(str(p), p.read_bytes(), settings).findings for p in sample}
+    assert fast == full
