@@ -1,0 +1,140 @@
+"""Parallel runs, crash and hang containment, and the cache."""
+
+from __future__ import annotations
+
+import faulthandler
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from threadlint import runner
+from threadlint.cache import Cache
+from threadlint.settings import Settings
+
+from conftest import FIXTURES, ROOT
+
+needs_fork = pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
+                                reason="the fault injection relies on fork inheriting a patch")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> List[str]:
+    """Enough files for the pool to be used: every fixture, four times."""
+    files = []
+    for copy in range(4):
+        for fixture in sorted(FIXTURES.glob("*.py")):
+            target = tmp_path / f"c{copy}_{fixture.name}"
+            shutil.copy(fixture, target)
+            files.append(str(target))
+    assert len(files) >= runner.MIN_FILES_FOR_POOL
+    return files
+
+
+def summary(results) -> list:
+    return [(r.path, [(f.line, f.col, f.code, f.message) for f in r.findings],
+             [str(e) for e in r.errors], unreadable) for r, unreadable in results]
+
+
+def test_parallel_output_is_identical_to_serial(project: List[str]) -> None:
+    settings = Settings(root="/")
+    serial = runner.run(project, settings, False, "<stdin>", jobs=1)
+    parallel = runner.run(project, settings, False, "<stdin>", jobs=2)
+    assert summary(serial) == summary(parallel)
+    assert sum(len(r.findings) for r, _ in serial) > 20
+
+
+def _faulty(original):
+    parent = os.getpid()
+
+    def lint(path, source, settings, fix=False):
+        if os.getpid() != parent:
+            if b"CRASH_ME" in source:
+                faulthandler.disable()  # keep pytest's crash dump out of the output
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if b"HANG_ME" in source:
+                time.sleep(60)
+        return original(path, source, settings, fix=fix)
+
+    return lint
+
+
+@needs_fork
+def test_a_worker_crash_names_the_file_and_keeps_every_other_result(project, monkeypatch) -> None:
+    settings = Settings(root="/")
+    expected = summary(runner.run(project, settings, False, "<stdin>", jobs=1))
+    bad = Path(project[5])
+    bad.write_bytes(bad.read_bytes() + b"\n# CRASH_ME\n")
+    monkeypatch.setattr(runner, "lint_source", _faulty(runner.lint_source))
+    got = summary(runner.run(project, settings, False, "<stdin>", jobs=2))
+    assert got[5][1] == [] and len(got[5][2]) == 1
+    assert "crashed its process (signal 11)" in got[5][2][0]
+    assert got[:5] + got[6:] == expected[:5] + expected[6:]
+
+
+@needs_fork
+def test_a_hung_worker_is_reported_and_the_run_goes_on(project, monkeypatch) -> None:
+    settings = Settings(root="/")
+    expected = summary(runner.run(project, settings, False, "<stdin>", jobs=1))
+    bad = Path(project[3])
+    bad.write_bytes(bad.read_bytes() + b"\n# HANG_ME\n")
+    monkeypatch.setattr(runner, "lint_source", _faulty(runner.lint_source))
+    monkeypatch.setattr(runner, "FILE_TIMEOUT", 1.0)
+    monkeypatch.setattr(runner, "BATCH_SIZE", 2)
+    got = summary(runner.run(project, settings, False, "<stdin>", jobs=2))
+    assert "took longer than 1 s" in got[3][2][0]
+    assert got[:3] + got[4:] == expected[:3] + expected[4:]
+
+
+def test_warm_cache_parses_nothing_and_survives_corrupt_entries(project, tmp_path, monkeypatch) -> None:
+    settings = Settings(root="/")
+    cache = Cache(str(tmp_path / "cache"))
+    cold = summary(runner.run(project, settings, False, "<stdin>", jobs=1, cache=cache))
+    assert (tmp_path / "cache" / ".gitignore").read_text().strip().endswith("*")
+
+    def must_not_lint(*args, **kwargs):
+        raise AssertionError("a warm run linted a file")
+
+    monkeypatch.setattr(runner, "lint_source", must_not_lint)
+    warm = summary(runner.run(project, settings, False, "<stdin>", jobs=1, cache=cache))
+    assert warm == cold
+    monkeypatch.undo()
+
+    entries = sorted((tmp_path / "cache").glob("*/*.json"))
+    assert entries
+    for entry in entries:
+        entry.write_text('{"key": "someone else', encoding="utf-8")  # torn or foreign
+    again = summary(runner.run(project, settings, False, "<stdin>", jobs=1, cache=cache))
+    assert again == cold
+    assert all(entry.read_text(encoding="utf-8").startswith('{"key": "') and
+               entry.stat().st_size > 30 for entry in entries)
+
+
+def test_cache_key_depends_on_enabled_codes(project, tmp_path) -> None:
+    cache = Cache(str(tmp_path / "cache"))
+    everything = runner.run(project[:3], Settings(root="/"), False, "-", jobs=1, cache=cache)
+    only_tl103 = runner.run(project[:3], Settings(root="/", select=("TL103",)), False, "-",
+                            jobs=1, cache=cache)
+    assert {f.code for r, _ in only_tl103 for f in r.findings} <= {"TL103"}
+    assert {f.code for r, _ in everything for f in r.findings} != {"TL103"}
+
+
+def test_two_runs_sharing_a_cache_at_once_agree(tmp_path: Path) -> None:
+    target = tmp_path / "src"
+    shutil.copytree(FIXTURES, target)
+    command = [sys.executable, "-m", "threadlint", "--cache-dir", str(tmp_path / "cache"),
+               "-j", "2", str(target)]
+    procs = [subprocess.Popen(command, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert outputs[0][0] == outputs[1][0] and outputs[0][0].count(b"\n") > 20
+    warm = subprocess.run(command, cwd=str(ROOT), capture_output=True, timeout=120)
+    assert warm.stdout == outputs[0][0]
+    assert not list((tmp_path / "cache").glob("*/*.tmp"))
