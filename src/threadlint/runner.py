@@ -86,16 +86,18 @@ def _run_isolated(task: Task, settings: Settings, fix: bool) -> LintResult:
     process.start()
     sender.close()
     result: Optional[LintResult] = None
-    if receiver.poll(FILE_TIMEOUT):
+    answered = receiver.poll(FILE_TIMEOUT)
+    if answered:
         try:
             result = receiver.recv()
         except (EOFError, OSError):
-            result = None
+            process.join(5.0)  # the pipe closed: the process is on its way out
     if process.is_alive() and result is None:
         process.kill()
         process.join()
-        return LintResult(task.path, errors=[FileError(
-            task.path, f"skipped: linting took longer than {FILE_TIMEOUT:.0f} s")])
+        if not answered:
+            return LintResult(task.path, errors=[FileError(
+                task.path, f"skipped: linting took longer than {FILE_TIMEOUT:g} s")])
     process.join()
     if result is not None:
         return result
