@@ -8,6 +8,7 @@ when something was reported) -> noqa filtering -> findings, optionally fixed.
 from __future__ import annotations
 
 import ast
+import gc
 import itertools
 import tokenize
 import io
@@ -247,12 +248,19 @@ class _Replace(cst.CSTTransformer):
 
 def lint_source(path: str, source: bytes, settings: Settings, *, fix: bool = False) -> LintResult:
     """Lint one file's bytes. Never raises for any input."""
+    # A libcst tree is hundreds of thousands of acyclic objects: the cyclic
+    # collector only re-scans them (about 30% of the time on large files).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _lint_source(path, source, settings, fix)
     except RecursionError:
         return LintResult(path, errors=[FileError(path, "skipped: nesting too deep to analyse")])
     except Exception as exc:  # noqa: BLE001 - one file never takes the run down
         return LintResult(path, errors=[FileError(path, f"internal error: {type(exc).__name__}: {exc}")])
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> LintResult:
