@@ -6,9 +6,10 @@ import argparse
 import os
 import sys
 from dataclasses import replace
-from typing import List, NoReturn, Optional, Sequence
+from typing import Any, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from threadlint import __version__
+from threadlint.cache import DEFAULT_DIRNAME, Cache
 from threadlint.config import find_config, load_settings
 from threadlint.discovery import STDIN, discover
 from threadlint.findings import Finding
@@ -30,6 +31,16 @@ class _Parser(argparse.ArgumentParser):
 
 def _comma_list(value: str) -> List[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="exit 0 even when there are findings")
     out.add_argument("--list-rules", action="store_true",
                      help="list every rule (code, name, summary) and exit")
+    speed = parser.add_argument_group("speed")
+    speed.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
+                       help="worker processes (default: number of CPUs; 1 runs in-process)")
+    speed.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    speed.add_argument("--cache-dir", metavar="DIR",
+                       help="where to keep the cache (default: .threadlint_cache/ at the project root)")
     parser.add_argument("--fix", action="store_true",
                         help="apply safe fixes in place and report what was fixed")
     return parser
@@ -78,20 +95,29 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     if args.isolated:
         settings = Settings()
-    elif args.config:
-        if not os.path.isfile(args.config):
+    elif args.config is not None:
+        if not os.path.exists(args.config):
             raise SettingsError(f"--config: file {args.config!r} does not exist")
+        if not os.path.isfile(args.config):
+            raise SettingsError(f"--config: {args.config!r} is not a file")
         settings = load_settings(args.config, explicit=True)
     else:
         settings = load_settings(find_config(os.getcwd()), explicit=False)
-    changes = {}
+    given: Dict[str, Tuple[str, ...]] = {}
     for option in ("select", "ignore", "extend_select"):
         value = getattr(args, option)
         if value is not None:
             flag = "--" + option.replace("_", "-")
-            changes[option] = validate_selectors(value, flag)
-    if args.extend_select is not None:
-        changes["extend_select"] = settings.extend_select + changes["extend_select"]
+            given[option] = validate_selectors(value, flag)
+    changes: Dict[str, Any] = {}
+    if given:
+        # The command line is a layer on top of the file (ruff's model): its
+        # --select starts afresh; without one, its --ignore and --extend-select
+        # adjust the codes the file enabled.
+        changes["select"] = given.get("select", ())
+        changes["ignore"] = given.get("ignore", ())
+        changes["extend_select"] = given.get("extend_select", ())
+        changes["inherited"] = None if "select" in given else settings.selected_codes()
     if args.exclude is not None:
         changes["exclude"] = tuple(args.exclude)
     if args.extend_exclude is not None:
@@ -106,13 +132,24 @@ def _list_rules() -> None:
         sys.stdout.write(f"{rule.code}  {rule.name:<{width}}  {rule.summary}{fix}\n")
 
 
+def _escape_unencodable(stream: TextIO) -> None:
+    """Write what the terminal's encoding cannot show as escapes, not a crash."""
+    if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    _escape_unencodable(sys.stdout)
+    _escape_unencodable(sys.stderr)
     try:
         return _main(argv)
     except KeyboardInterrupt:
         sys.stderr.write("threadlint: interrupted\n")
         return 130
     except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        sys.stderr.write(f"threadlint: error: internal error: {type(exc).__name__}: {exc}\n")
         return EXIT_ERROR
 
 
@@ -140,16 +177,24 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     for missing in discovered.missing:
         sys.stderr.write(f"threadlint: error: {missing}: no such file or directory\n")
         failed = True
+    for directory, reason in discovered.unreadable:
+        sys.stderr.write(f"threadlint: error: {directory}: cannot read directory: {reason}\n")
+        failed = True
 
     stdin_name = args.stdin_filename or "<stdin>"
-    results = run(discovered.files, settings, args.fix, stdin_name)
+    cache = None
+    if not args.no_cache:
+        cache = Cache(args.cache_dir or os.path.join(settings.root, DEFAULT_DIRNAME))
+    jobs = args.jobs or os.cpu_count() or 1
+    results = run(discovered.files, settings, args.fix, stdin_name, jobs, cache)
     findings: List[Finding] = []
     fixed: List[Finding] = []
     for result, unreadable in results:
         findings.extend(result.findings)
         for error in result.errors:
-            sys.stderr.write(f"threadlint: error: {error}\n")
-            failed = True
+            level = "warning" if error.warning else "error"
+            sys.stderr.write(f"threadlint: {level}: {error}\n")
+            failed = failed or not error.warning
         if result.fixed_source is not None and result.fixed:
             fixed.extend(result.fixed)
             if result.path == stdin_name and STDIN in discovered.files:
@@ -168,7 +213,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     stream = sys.stderr if stdin_fixed else sys.stdout
     write_findings(findings, args.output_format, stream)
     if args.statistics:
-        write_statistics(findings, stream)
+        # After a JSON document they would make stdout unparseable.
+        write_statistics(findings, sys.stderr if args.output_format == "json" else stream)
     for f in sorted(fixed):
         sys.stderr.write(f"{f.path}:{f.line}:{f.col}: {f.code} fixed: {f.message}\n")
     if fixed:

@@ -26,6 +26,8 @@ def _read_toml(path: str) -> Dict[str, Any]:
         raise SettingsError(f"{path}: cannot read configuration: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{path}: invalid TOML: not UTF-8: {exc}") from None
 
 
 def _section(data: Dict[str, Any], path: str, explicit: bool) -> Optional[Dict[str, Any]]:
@@ -85,7 +87,7 @@ def load_settings(config_path: Optional[str], explicit: bool) -> Settings:
         pairs: List[Tuple[str, Tuple[str, ...]]] = []
         for pattern, codes in table.items():
             codes = _string_list(codes, config_path, f"per-file-ignores.{pattern!r}")
-            pairs.append((pattern, validate_selectors(codes, f"{where} per-file-ignores")))
+            pairs.append((pattern, validate_selectors(codes, f"{where} per-file-ignores.{pattern!r}")))
         values["per_file_ignores"] = tuple(pairs)
     root = os.path.dirname(os.path.abspath(config_path))
     return replace(Settings(root=root, config_path=config_path), **values)

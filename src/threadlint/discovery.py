@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import List
+from typing import List, Set, Tuple
 
 from threadlint.settings import Settings
 
@@ -15,6 +15,13 @@ STDIN = "-"
 class Discovered:
     files: List[str] = field(default_factory=list)
     missing: List[str] = field(default_factory=list)
+    #: Directories that could not be listed, with the reason.
+    unreadable: List[Tuple[str, str]] = field(default_factory=list)
+
+
+def _identity(path: str) -> str:
+    """One key per file however it was spelled (``pkg/a.py``, ``./pkg/a.py``)."""
+    return os.path.normcase(os.path.abspath(path))
 
 
 def discover(paths: List[str], settings: Settings, force_exclude: bool = False) -> Discovered:
@@ -25,30 +32,34 @@ def discover(paths: List[str], settings: Settings, force_exclude: bool = False) 
     ``force_exclude``, even when it matches an exclude pattern).
     """
     found = Discovered()
-    seen = set()
+    seen: Set[str] = set()
     for path in paths:
         if path == STDIN:
             found.files.append(STDIN)
             continue
         if os.path.isdir(path):
-            for file in _walk(path, settings):
-                if file not in seen:
-                    seen.add(file)
-                    found.files.append(file)
+            candidates = _walk(path, settings, found.unreadable)
         elif os.path.exists(path) or os.path.islink(path):
             if force_exclude and settings.is_excluded(path):
                 continue
-            if path not in seen:
-                seen.add(path)
-                found.files.append(path)
+            candidates = [path]
         else:
             found.missing.append(path)
+            continue
+        for file in candidates:
+            key = _identity(file)
+            if key not in seen:
+                seen.add(key)
+                found.files.append(file)
     return found
 
 
-def _walk(top: str, settings: Settings) -> List[str]:
+def _walk(top: str, settings: Settings, unreadable: List[Tuple[str, str]]) -> List[str]:
+    def failed(error: OSError) -> None:
+        unreadable.append((error.filename or top, error.strerror or str(error)))
+
     files = []
-    for directory, dirnames, filenames in os.walk(top):
+    for directory, dirnames, filenames in os.walk(top, onerror=failed):
         dirnames[:] = sorted(d for d in dirnames
                              if not settings.is_excluded(os.path.join(directory, d)))
         for name in sorted(filenames):

@@ -17,6 +17,15 @@ def _rule_name(code: str) -> str:
     return rule.name if rule is not None else ""
 
 
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    """A workflow command's property value: also escape its ``,`` and ``:``."""
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def write_findings(findings: List[Finding], fmt: str, stream: TextIO) -> None:
     if fmt == "json":
         json.dump([
@@ -31,9 +40,8 @@ def write_findings(findings: List[Finding], fmt: str, stream: TextIO) -> None:
         stream.write("\n")
     elif fmt == "github":
         for f in findings:
-            message = f.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            stream.write(f"::error title=threadlint ({f.code}),file={f.path},line={f.line},"
-                         f"col={f.col}::{f.code} {message}\n")
+            stream.write(f"::error title=threadlint ({f.code}),file={_escape_property(f.path)},"
+                         f"line={f.line},col={f.col}::{f.code} {_escape_data(f.message)}\n")
     else:
         for f in findings:
             stream.write(f.concise() + "\n")

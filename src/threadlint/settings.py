@@ -30,10 +30,18 @@ def _specificity(code: str, selectors: Iterable[str]) -> int:
     return best
 
 
-def is_code_selected(code: str, select: Iterable[str], ignore: Iterable[str]) -> bool:
-    """ruff's rule: the more specific of select and ignore wins; a tie ignores."""
+def is_code_selected(code: str, select: Iterable[str], ignore: Iterable[str],
+                     inherited: Optional[FrozenSet[str]] = None) -> bool:
+    """ruff's rule: the more specific of select and ignore wins; a tie ignores.
+
+    A code neither selector names keeps its state from ``inherited``, the codes
+    an earlier layer (the configuration file) enabled; none when that is None.
+    """
     chosen = _specificity(code, select)
-    return chosen >= 0 and chosen > _specificity(code, ignore)
+    dropped = _specificity(code, ignore)
+    if chosen < 0 and dropped < 0:
+        return inherited is not None and code in inherited
+    return chosen > dropped
 
 
 def glob_matches(path: str, pattern: str, root: str) -> bool:
@@ -64,9 +72,17 @@ class Settings:
     per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     root: str = field(default_factory=os.getcwd)
     config_path: Optional[str] = None
+    #: Codes enabled by the configuration file when the command line adjusts
+    #: them (``--ignore``/``--extend-select`` without ``--select``); see
+    #: :func:`is_code_selected`.
+    inherited: Optional[FrozenSet[str]] = None
 
     def enabled_codes(self, path: str) -> FrozenSet[str]:
         return _enabled_codes(self, path)
+
+    def selected_codes(self) -> FrozenSet[str]:
+        """The codes enabled before per-file-ignores."""
+        return _base_codes(self)
 
     def is_excluded(self, path: str) -> bool:
         return any(glob_matches(path, pattern, self.root)
@@ -79,7 +95,7 @@ def _base_codes(settings: Settings) -> FrozenSet[str]:
 
     select = settings.select + settings.extend_select
     return frozenset(rule.code for rule in ALL_RULES
-                     if is_code_selected(rule.code, select, settings.ignore))
+                     if is_code_selected(rule.code, select, settings.ignore, settings.inherited))
 
 
 def _enabled_codes(settings: Settings, path: str) -> FrozenSet[str]:

@@ -29,7 +29,9 @@ class SyntaxErrorRule(Rule):
     may be valid on one Python version and not on another. When CPython
     accepts a file that libcst cannot parse, there is no finding (the code is
     valid); a warning on stderr says the file was skipped, and the exit status
-    is not affected.
+    is not affected. Errors that CPython raises only after parsing, while
+    compiling to bytecode (`return` outside a function, a duplicate parameter
+    name), are not reported: checking them would mean compiling every file.
     """
 
     code = "TL999"
