@@ -674,3 +674,14 @@ def test_output_that_the_terminal_cannot_encode_is_escaped_not_a_crash(tmp_path:
     assert (proc.returncode, proc.stderr) == (1, b"")
     assert rows(proc.stdout) == at("jobs.py", [(11, 42, "TL101")])
     assert b"caf\\xe9" in proc.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_named_on_the_command_line_is_refused_not_waited_on(tmp_path: Path) -> None:
+    write(tmp_path, {"jobs.py": JOBS})
+    os.mkfifo(str(tmp_path / "pipe.py"))
+    proc = tl([*PIN, "pipe.py", "jobs.py"], tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().splitlines() == [
+        "threadlint: error: pipe.py: cannot read file: not a regular file"]
+    assert rows(proc.stdout) == [("jobs.py", *finding) for finding in JOBS_FINDINGS]

@@ -178,3 +178,12 @@ def test_prefilter_changes_no_result(monkeypatch) -> None:
         monkeypatch.setattr(rule, "needs", (b"",))  # every file contains b""
     full = {p: lint_source(str(p), p.read_bytes(), settings).findings for p in sample}
     assert fast == full
+
+
+def test_noqa_reason_words_are_not_codes() -> None:
+    source = (
+        "import threading\n"
+        "threading.Thread(target=print, args=(1))  # noqa: TL101 because the tuple is built later\n"
+        "threading.Thread(target=print, args=(2))  # noqa: TL102 see ticket 12\n"
+    )
+    assert codes(source) == [(3, 38, "TL101")]

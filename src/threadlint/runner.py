@@ -10,8 +10,10 @@ its own process is reported by name while every other file's findings stay.
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
+import stat
 import sys
 import tempfile
 from collections import deque
@@ -43,6 +45,9 @@ class Task:
 def read_source(path: str) -> bytes:
     if path == STDIN:
         return sys.stdin.buffer.read()
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        # Opening a FIFO blocks and a device may never end: only files are linted.
+        raise OSError(errno.EINVAL, "not a regular file")
     with open(path, "rb") as handle:
         return handle.read()
 
