@@ -685,3 +685,16 @@ def test_a_fifo_named_on_the_command_line_is_refused_not_waited_on(tmp_path: Pat
     assert proc.stderr.decode().splitlines() == [
         "threadlint: error: pipe.py: cannot read file: not a regular file"]
     assert rows(proc.stdout) == [("jobs.py", *finding) for finding in JOBS_FINDINGS]
+
+
+def test_explain_prints_the_rule_documentation(tmp_path: Path) -> None:
+    proc = tl(["--explain", "tl101"], tmp_path)
+    assert proc.returncode == 0
+    text = proc.stdout.decode()
+    assert text.startswith("# TL101 thread-args-not-tuple\n")
+    for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead",
+                    "## Known limitations"):
+        assert section in text
+    unknown = tl(["--explain", "TL000"], tmp_path)
+    assert unknown.returncode == 2 and unknown.stdout == b""
+    assert unknown.stderr.decode().count("\n") == 1

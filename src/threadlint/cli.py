@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 from dataclasses import replace
@@ -14,7 +15,7 @@ from threadlint.config import find_config, load_settings
 from threadlint.discovery import STDIN, discover
 from threadlint.findings import Finding
 from threadlint.output import FORMATS, write_findings, write_statistics
-from threadlint.rules import ALL_RULES
+from threadlint.rules import ALL_RULES, RULES_BY_CODE
 from threadlint.runner import run, write_atomically
 from threadlint.settings import Settings, SettingsError, validate_selectors
 
@@ -79,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print a count per code after the findings")
     out.add_argument("--exit-zero", action="store_true",
                      help="exit 0 even when there are findings")
+    out.add_argument("--explain", metavar="CODE",
+                     help="print a rule's documentation (e.g. --explain TL101) and exit")
     out.add_argument("--list-rules", action="store_true",
                      help="list every rule (code, name, summary) and exit")
     speed = parser.add_argument_group("speed")
@@ -125,6 +128,17 @@ def _settings(args: argparse.Namespace) -> Settings:
     return replace(settings, **changes)
 
 
+def _explain(code: str) -> int:
+    rule = RULES_BY_CODE.get(code.strip().upper())
+    if rule is None:
+        sys.stderr.write(f"threadlint: error: --explain: unknown rule code {code!r} "
+                         f"(see 'threadlint --list-rules')\n")
+        return EXIT_ERROR
+    sys.stdout.write(f"# {rule.code} {rule.name}\n\n{rule.summary}\n\n")
+    sys.stdout.write(inspect.cleandoc(rule.__doc__ or "") + "\n")
+    return EXIT_CLEAN
+
+
 def _list_rules() -> None:
     width = max(len(rule.name) for rule in ALL_RULES)
     for rule in ALL_RULES:
@@ -159,6 +173,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    if args.explain is not None:
+        return _explain(args.explain)
     if args.list_rules:
         _list_rules()
         return EXIT_CLEAN

@@ -10,8 +10,9 @@ from threadlint.rules.base import Rule, snippet
 class ThreadRunCalled(Rule):
     """## What it does
     Checks for `.run()` called on an object known to be a thread: one made by
-    `threading.Thread`, `threading.Timer` or a local subclass of them, held in
-    a name of the same module or in a `self` attribute assigned one.
+    `threading.Thread`, `threading.Timer`, `multiprocessing.Process` or a local
+    subclass of them, held in a name of the same module or in a `self`
+    attribute assigned one.
 
     ## Why is this bad?
     `run()` is the method the new thread executes; calling it directly runs the
