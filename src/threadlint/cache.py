@@ -1,6 +1,6 @@
 """A content-addressed cache of per-file results.
 
-An entry is keyed by the file's bytes, threadlint's version and every setting
+An entry is keyed by the file's bytes, threadlint's version and sources, and every setting
 that can change that file's result (the codes enabled for it, --fix), so a
 warm run over an unchanged tree parses nothing. Entries are written to a temp
 file and renamed into place, so two runs sharing the cache never read a torn
@@ -10,10 +10,12 @@ and rewritten.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import tempfile
+from pathlib import Path
 from typing import Iterable, Optional
 
 from threadlint import __version__
@@ -23,9 +25,20 @@ DEFAULT_DIRNAME = ".threadlint_cache"
 _FORMAT = 1
 
 
+@functools.lru_cache(maxsize=1)
+def _code_fingerprint() -> str:
+    """A hash of threadlint's own sources, so a changed rule never reads old results."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_key(source: bytes, codes: Iterable[str], fix: bool) -> str:
     digest = hashlib.sha256()
-    digest.update(f"threadlint {__version__} format {_FORMAT}\0".encode())
+    digest.update(f"threadlint {__version__} {_code_fingerprint()} format {_FORMAT}\0".encode())
     digest.update(",".join(sorted(codes)).encode())
     digest.update(b"\0fix" if fix else b"\0check")
     digest.update(b"\0")

@@ -6,6 +6,14 @@ from threadlint.rules.base import Rule
 from threadlint.rules.tl101_thread_args_not_tuple import ThreadArgsNotTuple
 from threadlint.rules.tl102_thread_target_called import ThreadTargetCalled
 from threadlint.rules.tl103_thread_run_called import ThreadRunCalled
+from threadlint.rules.tl201_thread_never_joined import ThreadNeverJoined
+from threadlint.rules.tl202_executor_not_shutdown import ExecutorNotShutdown
+from threadlint.rules.tl203_daemon_set_after_start import DaemonSetAfterStart
+from threadlint.rules.tl204_thread_started_twice import ThreadStartedTwice
+from threadlint.rules.tl301_unlocked_global_mutation import UnlockedGlobalMutation
+from threadlint.rules.tl302_lock_created_inline import LockCreatedInline
+from threadlint.rules.tl303_acquire_without_try_finally import AcquireWithoutTryFinally
+from threadlint.rules.tl304_lock_local_to_thread import LockLocalToThread
 from threadlint.rules.tl999_syntax_error import SyntaxErrorRule
 
 SYNTAX_ERROR_CODE = "TL999"
@@ -14,6 +22,14 @@ ALL_RULES: List[Type[Rule]] = [
     ThreadArgsNotTuple,
     ThreadTargetCalled,
     ThreadRunCalled,
+    ThreadNeverJoined,
+    ExecutorNotShutdown,
+    DaemonSetAfterStart,
+    ThreadStartedTwice,
+    UnlockedGlobalMutation,
+    LockCreatedInline,
+    AcquireWithoutTryFinally,
+    LockLocalToThread,
     SyntaxErrorRule,
 ]
 

@@ -1,0 +1,148 @@
+"""TL201 thread-never-joined."""
+
+from __future__ import annotations
+
+from typing import Set
+
+import libcst as cst
+
+from threadlint.analysis.lifecycle import Fate, LifecycleCollector, LifecycleRuleMixin
+from threadlint.rules.base import Rule, snippet
+
+
+class ThreadNeverJoined(LifecycleRuleMixin, Rule):
+    """## What it does
+    Checks for a non-daemon thread (`threading.Thread`, `threading.Timer`,
+    `multiprocessing.Process`, or a local subclass of them) that is started in
+    the module and never joined. The thread is followed through a local
+    variable, a `self.<attr>` (a `join()` in any method of the class counts,
+    as in a `stop()`/`close()`/`__exit__`), a list, set, dict or deque it is
+    put in (by `append`, `add`, item assignment, a comprehension or a display)
+    whose elements are joined in a loop, or no handle at all
+    (`Thread(...).start()`).
+
+    A join anywhere counts: on one branch, with a timeout, inside a `try`.
+    threadlint does not ask for a join on every path. When a name is rebound,
+    each use belongs to the assignment that reaches it, so in
+    `t = Thread(...); t.start(); t = Thread(...); t.start(); t.join()` the
+    first thread is reported.
+
+    ## Why is this bad?
+    Nobody knows when a thread that is never joined has finished: its errors
+    go unnoticed, its results may be read half-written, and at exit the
+    interpreter silently waits for every non-daemon thread, so a forgotten
+    worker hangs the program on shutdown. A `Timer` that is neither joined
+    nor cancelled fires even after its owner is gone.
+
+    ## Example
+    ```python
+    def refresh(urls):
+        for url in urls:
+            worker = threading.Thread(target=download, args=(url,))
+            worker.start()
+    ```
+
+    ## Use instead
+    ```python
+    def refresh(urls):
+        workers = [threading.Thread(target=download, args=(url,)) for url in urls]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    ```
+    or, for a thread that may be killed at exit, say so:
+    `threading.Thread(target=heartbeat, daemon=True).start()`.
+
+    ## Known limitations
+    Precision beats recall: when the thread's fate is unclear the rule is
+    silent. In particular it does not report a thread that
+    - is returned, yielded, passed to any call (other than `print`, `len`,
+      `isinstance`, logging calls and the like), stored on another object,
+      put in a queue, in a module-level or caller-owned container, in a
+      container nested three deep, or assigned to a global or nonlocal name
+      from inside a function;
+    - is a daemon, or may be: `daemon=` with any value but `False`,
+      `**kwargs` in the call, `t.daemon = ...` / `t.setDaemon(...)` anywhere
+      (before or after `start()`), a subclass that sets `daemon` in its body,
+      in `super().__init__(daemon=...)`, or in `__init__` or a method called
+      on the object;
+    - is cancelled, terminated, killed or closed, or polled with
+      `while t.is_alive():` (or `while any(t.is_alive() for t in ts):`);
+    - belongs to a module that joins every thread of
+      `threading.enumerate()`, or, for processes, calls
+      `multiprocessing.active_children()`;
+    - is a `self.<attr>` whose attribute is joined anywhere in the module as
+      `other.<attr>.join()`, or is handed away anywhere as `other.<attr>`;
+    - is a local subclass instance on which a method of the class is called
+      that hands `self` to someone else.
+    Aliases (`t = self._thread; t.join()`, `a, b = b, a`) and joins in nested
+    functions and lambdas are followed. A thread started only through a bound
+    method passed elsewhere (`loop.call_soon(t.start)`), or started by its
+    class's `__init__` with no such `__init__` in this module, has no visible
+    start and is not reported. Threads made by imported factories, or whose
+    class comes from another module, are not followed. A join reached only
+    through a helper function that receives the thread counts as an escape.
+    A join after a loop reaches the thread of the last iteration only, but
+    every thread created in the loop is treated as joined.
+    """
+
+    code = "TL201"
+    name = "thread-never-joined"
+    summary = "a non-daemon thread is started and never joined"
+
+    def judge(self, lifecycle: LifecycleCollector) -> None:
+        reported: Set[cst.Call] = set()
+        for fate in lifecycle.fates:
+            creation = fate.creation
+            if creation.is_executor or not fate.starts or fate.settled:
+                continue
+            if lifecycle.creation_is_daemon(creation):
+                continue
+            if creation.kind == "process" and lifecycle.reaps_processes:
+                continue
+            if creation.kind != "process" and lifecycle.joins_all_threads:
+                continue
+            start = min(fate.starts, key=lambda call: _rank(lifecycle, call))
+            if start in reported:
+                continue
+            reported.add(start)
+            self.report(start, _message(fate, start))
+
+
+def _rank(lifecycle: LifecycleCollector, call: cst.Call) -> int:
+    site = lifecycle.call_sites.get(call)
+    return site.index if site is not None else 0
+
+
+def _message(fate: Fate, start: cst.Call) -> str:
+    kind = {"timer": "timer", "process": "process"}.get(fate.creation.kind, "thread")
+    receiver = start.func.value if isinstance(start.func, cst.Attribute) else start.func
+    if kind == "timer":  # Timer() takes no daemon argument
+        daemon_hint = ", or set its `daemon = True` before `start()` if it may be dropped at exit"
+    else:
+        daemon_hint = ", or create it with `daemon=True` if it may be killed at exit"
+    cancel_hint = " (or `cancel()` it)" if kind == "timer" else ""
+    if isinstance(receiver, cst.Call):
+        return (f"{kind} `{snippet(receiver)}` is started with no handle, so it can never be "
+                f"joined: keep it in a variable and call `.join()` on it{cancel_hint}"
+                f"{daemon_hint}")
+    if isinstance(receiver, cst.NamedExpr):
+        receiver = receiver.target
+    name = snippet(receiver)
+    if isinstance(receiver, cst.Name) and any(
+            d.kind == "param" and d.name == receiver.value for d in fate.var_defs):
+        # The thread subclass starts itself (`self.start()` in one of its methods).
+        made = f"{snippet(fate.creation.node.func)}(...)"
+        return (f"{kind} `{made}` starts itself but is never joined: keep the object and call "
+                f"`.join()` on it{cancel_hint}{daemon_hint}")
+    if fate.attrs and name.startswith("self."):
+        return (f"{kind} `{name}` is started but never joined in any method of "
+                f"`{fate.attrs[0][0].name.value}`: call `{name}.join()` where the object "
+                f"shuts down (e.g. in `stop()` or `close()`){cancel_hint}{daemon_hint}")
+    if fate.in_container:
+        return (f"{kind} `{name}` is started but no element of its container is ever joined: "
+                f"join them all, e.g. `for {name} in ...: {name}.join()`{cancel_hint}"
+                f"{daemon_hint}")
+    return (f"{kind} `{name}` is started but never joined: call `{name}.join()` "
+            f"when its work must be done{cancel_hint}{daemon_hint}")
