@@ -46,3 +46,9 @@ def test_rules_module_names_match_codes() -> None:
         module = rule.__module__.rsplit(".", 1)[-1]
         assert module.startswith(rule.code.lower() + "_"), module
         assert module == f"{rule.code.lower()}_{rule.name.replace('-', '_')}", module
+
+
+def test_readme_lists_every_rule() -> None:
+    readme = (FIXTURES.parent / "README.md").read_text(encoding="utf-8")
+    for rule in ALL_RULES:
+        assert f"| {rule.code} | `{rule.name}` |" in readme, rule.code
