@@ -1,0 +1,63 @@
+"""Check that the byte prefilter changes no result, on every file of a tree.
+
+    python bench/check_prefilter.py                 # the running Python's standard library
+    python bench/check_prefilter.py DIR [DIR ...]   # any trees, e.g. $(python bench/corpus.py paths)
+
+Each file is linted twice with every rule: once as threadlint does (files
+holding none of the rules' ``needs`` byte strings are not parsed), once with
+the prefilter disabled. Any difference is printed and the exit status is 1.
+The test-suite runs the same comparison on the fixtures and a stdlib sample.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+from typing import List, Tuple
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import corpus  # noqa: E402
+from threadlint.engine import lint_source  # noqa: E402
+from threadlint.rules import ALL_RULES  # noqa: E402
+from threadlint.settings import Settings  # noqa: E402
+
+SETTINGS = Settings(root="/")
+
+
+def both(path: str) -> Tuple[str, list, list]:
+    source = Path(path).read_bytes()
+    fast = lint_source(path, source, SETTINGS)
+    saved = {rule: rule.needs for rule in ALL_RULES}
+    try:
+        for rule in ALL_RULES:
+            rule.needs = (b"",)
+        full = lint_source(path, source, SETTINGS)
+    finally:
+        for rule, needs in saved.items():
+            rule.needs = needs
+    return path, fast.findings, full.findings
+
+
+def main(argv: List[str]) -> int:
+    roots = argv or [corpus.stdlib()]
+    files = []
+    for root in roots:
+        for directory, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d not in ("site-packages", "__pycache__"))
+            files.extend(os.path.join(directory, n) for n in sorted(filenames) if n.endswith(".py"))
+    differences = 0
+    with multiprocessing.Pool() as pool:
+        for path, fast, full in pool.imap_unordered(both, files, chunksize=8):
+            if fast != full:
+                differences += 1
+                print(f"{path}: prefiltered {len(fast)} findings, full {len(full)}")
+    print(f"{len(files)} files, {differences} with a different result")
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
