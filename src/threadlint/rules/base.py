@@ -24,8 +24,12 @@ class Report:
     replacement: Optional[cst.CSTNode] = None  # a safe fix, when the rule has one
 
 
+#: An import statement naming a module whose API the rules recognise: ``import
+#: threading``, ``from concurrent.futures import ...``, ``import os, _thread``,
+#: also after a backslash continuation. Everything a rule resolves is reached
+#: through such an import (or a name the rule lists in its own ``needs``).
 THREADING_MODULES: Tuple[bytes, ...] = (
-    b"threading", b"multiprocessing", b"concurrent", b"_thread", b"asyncio",
+    rb"\b(?:import|from)\b(?:[^\n]|\\\n)*?\b(?:threading|multiprocessing|concurrent|_thread|asyncio)\b",
 )
 
 
@@ -41,9 +45,9 @@ class Rule(cst.BatchableCSTVisitor):
     name: ClassVar[str]
     summary: ClassVar[str]
     fixable: ClassVar[bool] = False
-    #: A file is parsed only if it contains one of these byte strings for some
-    #: enabled rule. Everything a rule recognises is reached through an import
-    #: of one of these modules, so a file without them cannot hold a finding.
+    #: Byte regular expressions: a file is parsed only if one of them matches
+    #: for some enabled rule, so a file without any match cannot hold a finding
+    #: and skips the libcst parse (it still gets a CPython syntax check).
     needs: ClassVar[Tuple[bytes, ...]] = THREADING_MODULES
 
     def __init__(self, ctx: "LintContext") -> None:
