@@ -66,6 +66,10 @@ _NOT_LOCK_WORDS = frozenset({
 })
 _WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
+# Words in a context manager's name that say it takes a lock.
+_HOLDING_WORDS = frozenset({"acquire", "acquired", "locked", "locking", "synchronized",
+                            "synchronised", "exclusive"})
+
 # Methods of a lock a local lock may be used through without escaping.
 LOCK_METHODS = frozenset({"acquire", "release", "locked", "notify", "notify_all", "notifyAll",
                           "wait", "wait_for", "__enter__", "__exit__"})
@@ -146,6 +150,12 @@ def may_hold_lock(analysis: ModuleAnalysis, item: cst.WithItem) -> bool:
     expr = item.item
     if is_lock_like(analysis, expr):
         return True
+    if isinstance(expr, cst.Call):
+        # `with acquire_timeout(self._lock, 5):`, `with locked(mutex):`
+        name = core_identifier(expr.func)
+        if name is not None and _HOLDING_WORDS & set(identifier_words(name)):
+            return True
+        return any(arg.keyword is None and is_lock_like(analysis, arg.value) for arg in expr.args)
     if item.asname is not None or not isinstance(expr, (cst.Name, cst.Attribute)):
         return False
     return analysis.assigned_values(expr) is None
@@ -206,22 +216,28 @@ def release_key(call: cst.Call) -> Optional[str]:
     return _helper_key(call, "release")
 
 
+_VALUE_STATEMENTS = (cst.Expr, cst.Assign, cst.AnnAssign)
+_TEST_STATEMENTS = (cst.If, cst.While)
+
+
 def statement_acquires(analysis: ModuleAnalysis, stmt: cst.CSTNode) -> List[str]:
     """Keys of the locks a statement's header (not its body) acquires."""
-    calls: List[cst.Call] = []
-    if isinstance(stmt, cst.SimpleStatementLine):
-        for small in stmt.body:
-            if isinstance(small, cst.Expr):
-                calls.extend(_acquires_in_test(small.value))
-            elif isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None:
-                calls.extend(_acquires_in_test(small.value))
-    elif isinstance(stmt, (cst.If, cst.While)):
-        calls.extend(_acquires_in_test(stmt.test))
+    # Called for every statement of every block: exact type tests, since
+    # isinstance() against libcst's abstract node classes is slow.
+    stmt_type = type(stmt)
+    if stmt_type is cst.SimpleStatementLine:
+        values = [small.value for small in stmt.body  # type: ignore[attr-defined]
+                  if type(small) in _VALUE_STATEMENTS and small.value is not None]
+    elif stmt_type in _TEST_STATEMENTS:
+        values = [stmt.test]  # type: ignore[attr-defined]
+    else:
+        return []
     keys = []
-    for call in calls:
-        key = acquire_key(analysis, call)
-        if key is not None:
-            keys.append(key)
+    for value in values:
+        for call in _acquires_in_test(value):
+            key = acquire_key(analysis, call)
+            if key is not None:
+                keys.append(key)
     return keys
 
 
@@ -273,6 +289,8 @@ def acquire_regions(analysis: ModuleAnalysis,
     held: Set[str] = set()
     for stmt in statements:
         held.update(statement_acquires(analysis, stmt))
+        if not held:
+            continue
         released = set(statement_releases(stmt))
         if held - released:
             regions[stmt] = frozenset(held - released)

@@ -6,7 +6,8 @@ A *thread entry* is a function (or lambda) some thread starts in:
   subclasses that keep ``Thread``'s parameters) and of
   ``_thread.start_new_thread``;
 - the ``run()`` of a local ``Thread`` subclass;
-- a callable handed to a thread-pool executor (``submit``, ``map``), to
+- a callable handed to a thread-pool executor (``submit``, ``map``), to a
+  ``multiprocessing.pool.ThreadPool`` (``apply_async``, ``map``...), to
   ``loop.run_in_executor`` or to ``asyncio.to_thread``.
 
 ``multiprocessing.Process`` targets and process-pool tasks are not entries: a
@@ -30,7 +31,7 @@ from __future__ import annotations
 import weakref
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
@@ -53,6 +54,11 @@ _TO_THREAD = ("asyncio.to_thread", "asyncio.threads.to_thread")
 _START_NEW_THREAD = ("_thread.start_new_thread", "_thread.start_new")
 # Decorators that run the whole function under a lock.
 _SYNCHRONIZED_WORDS = frozenset({"synchronized", "synchronised", "locked"})
+_START_NEW_THREAD_NAMES = ("start_new_thread", "start_new")
+# Last parts of the dotted names a call registering a thread entry can have.
+_ENTRY_CALL_NAMES = frozenset({"Thread", "Timer", "Process", "to_thread"}) \
+    | set(_START_NEW_THREAD_NAMES)
+_ENTRY_METHODS = frozenset({"submit", "map", "run_in_executor"}) | _POOL_METHODS
 
 
 _UNIT_TYPES = (cst.FunctionDef, cst.Lambda)
@@ -151,8 +157,6 @@ def _self_class(analysis: ModuleAnalysis, expr: cst.BaseExpression) -> Optional[
     return info.cls
 
 
-
-
 class ThreadFacts:
     """Thread entries, the direct-call graph and held locks of one module."""
 
@@ -160,6 +164,7 @@ class ThreadFacts:
         self.analysis = analysis
         self.reset()
         self._subclasses: Optional[Dict[cst.ClassDef, List[cst.ClassDef]]] = None
+        self._name_sets: Optional[Tuple[Set[str], Set[str], Set[str]]] = None
 
     def reset(self) -> None:
         self.entries: List[ThreadEntry] = []
@@ -171,7 +176,7 @@ class ThreadFacts:
         self._frames: List[List[str]] = [[]]
         self._pushed: List[int] = []
         self._regions: Dict[cst.CSTNode, frozenset] = {}
-        self.owner: Optional[object] = None  # the rule instance feeding the events
+        self.owner: Optional[int] = None  # id() of the rule instance feeding the events
         self._module: Optional[cst.Module] = None
         self._fed = False
         self._finished = False
@@ -201,7 +206,9 @@ class ThreadFacts:
         if self.owner is not None and self._module is module and not self._fed:
             return
         self.reset()
-        self.owner = rule
+        # An id, not the rule: the rule holds the context these facts are
+        # filed under, and a reference back would keep both alive forever.
+        self.owner = id(rule)
         self._module = module
         self._enter_block(module)
 
@@ -266,10 +273,39 @@ class ThreadFacts:
         for callee in self.callees(call.func):
             self.calls.setdefault(caller, []).append(CallSite(caller, callee, call, held))
 
+    def _names(self) -> Tuple[Set[str], Set[str], Set[str]]:
+        """Cheap filters computed once per module: names of local functions and
+        classes, names of local methods, and the names a thread constructor or
+        thread helper can be called by (``Thread``, an alias, a local subclass)."""
+        if self._name_sets is None:
+            analysis = self.analysis
+            defs: Set[str] = set()
+            entry_names: Set[str] = set(_ENTRY_CALL_NAMES)
+            scopes = [analysis.module_scope] + [info.scope for info in analysis.functions.values()]
+            for scope in scopes:
+                for name, bindings in scope.bindings.items():
+                    for binding in bindings:
+                        if binding.kind in ("def", "class"):
+                            defs.add(name)
+                        elif binding.kind == "import" and binding.qualified is not None \
+                                and binding.qualified.rsplit(".", 1)[-1] in _ENTRY_CALL_NAMES:
+                            entry_names.add(name)
+                        elif binding.kind == "assign" and binding.value is not None \
+                                and isinstance(binding.value, (cst.Name, cst.Attribute)) \
+                                and core_identifier(binding.value) in _ENTRY_CALL_NAMES:
+                            entry_names.add(name)  # `_start_new_thread = _thread.start_new_thread`
+            methods = {name for table in analysis.methods.values() for name in table}
+            entry_names.update(cls.name.value for cls in analysis.thread_classes)
+            self._name_sets = (defs, methods, entry_names)
+        return self._name_sets
+
     def callees(self, func: cst.BaseExpression) -> List[cst.FunctionDef]:
         """Functions of this module a call of ``func`` runs directly."""
         analysis = self.analysis
+        defs, methods, _ = self._names()
         if isinstance(func, cst.Name):
+            if func.value not in defs:
+                return []
             definition = analysis.local_definition(func)
             if isinstance(definition, cst.FunctionDef):
                 return [definition]
@@ -277,7 +313,7 @@ class ThreadFacts:
                 init = method_in_mro(analysis, definition, "__init__")
                 return [init] if init is not None else []
             return []
-        if not isinstance(func, cst.Attribute):
+        if not isinstance(func, cst.Attribute) or func.attr.value not in methods:
             return []
         name = func.attr.value
         receiver = func.value
@@ -366,6 +402,13 @@ class ThreadFacts:
     # -- entries ---------------------------------------------------------------
     def _register_entry(self, call: cst.Call) -> None:
         analysis = self.analysis
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            name = func.attr.value
+            if name not in _ENTRY_METHODS and name not in self._names()[2]:
+                return
+        elif not isinstance(func, cst.Name) or func.value not in self._names()[2]:
+            return
         ctor = analysis.thread_constructor(call)
         if ctor is not None:
             if ctor.kind == "process":
@@ -379,7 +422,6 @@ class ThreadFacts:
             if arg is not None:
                 self._add_entries(arg.value, kind)
             return
-        func = call.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if method in ("submit", "map"):
@@ -409,8 +451,7 @@ class ThreadFacts:
             arg = keyword_or_positional(call, "func", 0)
             if arg is not None:
                 self._add_entries(arg.value, "to_thread function")
-        elif "start_new" in (core_identifier(func) or "") \
-                and self._resolves_through_alias(func, _START_NEW_THREAD):
+        elif self._resolves_through_alias(func, _START_NEW_THREAD):
             arg = keyword_or_positional(call, "function", 0)
             if arg is not None:
                 self._add_entries(arg.value, "thread target")
@@ -544,12 +585,12 @@ class ThreadFactsFeed:
 def _make_feed(node_type: str):
     def visit(self, node: cst.CSTNode) -> None:
         facts = self._facts
-        if facts.owner is self:
+        if facts.owner == id(self):
             facts.enter(node)
 
     def leave(self, original_node: cst.CSTNode) -> None:
         facts = self._facts
-        if facts.owner is self:
+        if facts.owner == id(self):
             facts.leave(original_node)
 
     # Both engines find visitor methods by name, libcst's through __name__.

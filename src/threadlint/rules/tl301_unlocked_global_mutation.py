@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Tuple
 
 import libcst as cst
 
@@ -11,6 +11,9 @@ from threadlint.analysis.scopes import Binding, Scope
 from threadlint.analysis.thread_entry import ThreadFactsFeed, Unit, class_ref, local_bases, \
     unit_label
 from threadlint.rules.base import THREADING_MODULES, Rule
+
+if TYPE_CHECKING:  # pragma: no cover
+    from threadlint.engine import LintContext
 
 # What a module-level (or class-level) value is, judged from its assignments.
 _FACTORIES: Dict[str, str] = {
@@ -108,8 +111,10 @@ class UnlockedGlobalMutation(ThreadFactsFeed, Rule):
       `L.acquire()` and `L.release()` in one block (also when the release is
       in a `finally:`, and in the body of `if L.acquire(...):`), between
       helpers named for it (`logging._acquireLock()` ...
-      `logging._releaseLock()`), and for the whole body of a function
-      decorated `@synchronized`, `@locked`, `@with_lock` and the like.
+      `logging._releaseLock()`), inside a context manager given a lock or
+      named for taking one (`with acquire_timeout(lock, 5):`), and for the
+      whole body of a function decorated `@synchronized`, `@locked`,
+      `@with_lock` and the like.
     - `L` is a lock when every value it is bound to in the module is a
       `threading`, `multiprocessing` or `asyncio` lock, condition or
       semaphore, or, when its type is unknown, when its name says so: a part
@@ -156,7 +161,7 @@ class UnlockedGlobalMutation(ThreadFactsFeed, Rule):
     # `loop.run_in_executor(None, f)` needs no import of a threading module.
     needs = THREADING_MODULES + (b"run_in_executor",)
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: "LintContext") -> None:
         super().__init__(ctx)
         self.mutations: List[_Mutation] = []
         self._kinds: Dict[Tuple[int, str], Optional[str]] = {}

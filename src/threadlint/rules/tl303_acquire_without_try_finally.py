@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -11,6 +11,9 @@ from threadlint.analysis.locks import ALL_LOCK_CONSTRUCTORS, core_identifier, ex
     is_lock_like, is_lockish_name, lock_kind, lock_method_call, release_key, statement_releases
 from threadlint.analysis.thread_entry import ThreadFactsFeed, Unit
 from threadlint.rules.base import Rule, snippet
+
+if TYPE_CHECKING:  # pragma: no cover
+    from threadlint.engine import LintContext
 
 # Any release-like call counts inside a `finally:` or `except:` (a helper such
 # as `self._unlock()` may release the lock for us).
@@ -86,8 +89,9 @@ class AcquireWithoutTryFinally(ThreadFactsFeed, Rule):
       the `try` releases in a `finally:` or in an `except:` (also through a
       helper whose name says release or unlock). A `try` that catches
       `Exception` (or everything) without leaving, followed by the release,
-      also counts as safe. Plain assignments of names and constants between
-      the `acquire()` and the `try` are allowed.
+      also counts as safe. Plain assignments of names and constants, and
+      `acquire()` of further locks, between the `acquire()` and the `try` are
+      allowed.
     - An `acquire()` inside the `try:` it is released in is silent, although
       a failing `acquire()` then makes the `finally:` release a lock that is
       not held.
@@ -100,7 +104,7 @@ class AcquireWithoutTryFinally(ThreadFactsFeed, Rule):
     # module; every finding is an `.acquire(` call.
     needs = (b"acquire",)
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: "LintContext") -> None:
         super().__init__(ctx)
         self.candidates: List[_Candidate] = []
         self.releases: Set[Tuple[Optional[cst.CSTNode], str]] = set()
@@ -371,12 +375,14 @@ def _mentions_release(func: cst.BaseExpression) -> bool:
 
 
 def _harmless(stmt: cst.BaseStatement) -> bool:
-    """``pass`` or assignments of names and constants: nothing that can raise."""
+    """``pass``, assignments of names and constants, and the acquiring of further
+    locks: nothing that can reasonably raise before the `try`."""
     if not isinstance(stmt, cst.SimpleStatementLine):
         return False
     for small in stmt.body:
-        if isinstance(small, cst.Pass):
-            continue
+        if isinstance(small, cst.Pass) or (isinstance(small, cst.Expr)
+                                           and lock_method_call(small.value, "acquire")):
+            continue  # taking a second lock before the `try` that releases both
         if isinstance(small, cst.Assign) and _simple_value(small.value) \
                 and all(_simple_target(t.target) for t in small.targets):
             continue

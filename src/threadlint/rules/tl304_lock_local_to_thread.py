@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Tuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Dict, List, Set, Tuple
 
 import libcst as cst
 
@@ -11,6 +11,9 @@ from threadlint.analysis.locks import LOCK_METHODS, THREAD_LOCK_CONSTRUCTORS
 from threadlint.analysis.scopes import Binding, Scope
 from threadlint.analysis.thread_entry import ThreadFactsFeed, unit_label
 from threadlint.rules.base import THREADING_MODULES, Rule, snippet
+
+if TYPE_CHECKING:  # pragma: no cover
+    from threadlint.engine import LintContext
 
 _GUARD_METHODS = frozenset({"acquire", "__enter__"})
 _WAIT_METHODS = frozenset({"wait", "wait_for"})
@@ -25,7 +28,6 @@ class _LocalLock:
     guarded: bool = False  # used as `with lock:` or `lock.acquire()`
     waited: bool = False  # `cond.wait(...)`: a sleep, not a guard
     escapes: bool = False  # referenced in any other way
-    uses: Set[cst.Name] = field(default_factory=set)
 
 
 class LockLocalToThread(ThreadFactsFeed, Rule):
@@ -79,7 +81,7 @@ class LockLocalToThread(ThreadFactsFeed, Rule):
     summary = "a lock created locally in a function threads run, so every call gets its own"
     needs = THREADING_MODULES + (b"run_in_executor",)
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: "LintContext") -> None:
         super().__init__(ctx)
         self.locks: Dict[Tuple[int, str], _LocalLock] = {}
         self.names: Set[str] = set()
@@ -102,7 +104,7 @@ class LockLocalToThread(ThreadFactsFeed, Rule):
     def _is_constructor(self, binding: Binding) -> bool:
         value = binding.value
         if binding.kind != "assign" or not isinstance(value, cst.Call) \
-                or not isinstance(binding.node, cst.Assign):
+                or not isinstance(binding.node, (cst.Assign, cst.AnnAssign)):
             return False
         name = self.analysis.resolves_to(value.func, THREAD_LOCK_CONSTRUCTORS)
         if name is None:
@@ -117,6 +119,10 @@ class LockLocalToThread(ThreadFactsFeed, Rule):
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
                     self._targets.add(target.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if self.names and isinstance(node.target, cst.Name):
+            self._targets.add(node.target)
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if self.names and isinstance(node.item, cst.Name):
