@@ -60,17 +60,38 @@ def _code_fields(node_type: type) -> Tuple[str, ...]:
     return fields
 
 
+# What a field value is, by exact type: isinstance() against libcst's classes
+# takes a slow path through their ABC metaclass, and this runs millions of times.
+_CODE, _SEQUENCE, _OTHER = 0, 1, 2
+_value_kind: Dict[type, int] = {tuple: _SEQUENCE, list: _SEQUENCE}
+
+
+def _kind(value_type: type) -> int:
+    kind = _value_kind.get(value_type)
+    if kind is None:
+        is_code = issubclass(value_type, cst.CSTNode) and \
+            not issubclass(value_type, cst.BaseParenthesizableWhitespace)
+        kind = _value_kind[value_type] = _CODE if is_code else _OTHER
+    return kind
+
+
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The code-bearing children of ``node``, in source order."""
     found: List[cst.CSTNode] = []
+    kinds = _value_kind
     for name in _code_fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            if not isinstance(value, cst.BaseParenthesizableWhitespace):
-                found.append(value)
-        elif isinstance(value, (tuple, list)):
+        kind = kinds.get(type(value))
+        if kind is None:
+            kind = _kind(type(value))
+        if kind == _CODE:
+            found.append(value)
+        elif kind == _SEQUENCE:
             for item in value:
-                if isinstance(item, cst.CSTNode):
+                item_kind = kinds.get(type(item))
+                if item_kind is None:
+                    item_kind = _kind(type(item))
+                if item_kind == _CODE:
                     found.append(item)
     return found
 

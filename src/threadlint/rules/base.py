@@ -54,6 +54,7 @@ class Rule(cst.BatchableCSTVisitor):
         super().__init__()
         self.ctx = ctx
         self.analysis: ModuleAnalysis = ctx.analysis
+        ctx.rules.append(self)
 
     def report(self, node: cst.CSTNode, message: str,
                replacement: Optional[cst.CSTNode] = None) -> None:
