@@ -99,25 +99,39 @@ def children(node: cst.CSTNode) -> List[cst.CSTNode]:
 Method = Callable[[cst.CSTNode], object]
 
 
+_candidate_cache: Dict[type, Tuple[str, ...]] = {}
+
+
+def _candidate_names(cls: type) -> Tuple[str, ...]:
+    """``visit_X``/``leave_X`` names a visitor class may answer, computed once
+    per class: libcst's own typed stubs (hundreds of them) are left out."""
+    names = _candidate_cache.get(cls)
+    if names is None:
+        found = []
+        for attribute in dir(cls):
+            if not attribute.startswith(("visit_", "leave_")) or "_" in attribute[6:]:
+                continue  # visit_<Type>_<attribute> hooks are not supported
+            value = getattr(cls, attribute, None)
+            if getattr(value, "_is_no_op", False) and \
+                    getattr(value, "__module__", "").startswith("libcst"):
+                continue
+            found.append(attribute)
+        names = _candidate_cache[cls] = tuple(found)
+    return names
+
+
 def visitor_methods(visitors: Iterable[object]) -> Tuple[Dict[str, List[Method]], Dict[str, List[Method]]]:
     """``visit_X``/``leave_X`` methods of ``visitors``, keyed by node type name,
-    skipping libcst's no-op stubs."""
+    skipping no-op stubs (a visitor may replace one on the instance)."""
     visit: Dict[str, List[Method]] = {}
     leave: Dict[str, List[Method]] = {}
     for visitor in visitors:
-        for attribute in dir(type(visitor)):
-            if attribute.startswith("visit_"):
-                table, node_type = visit, attribute[6:]
-            elif attribute.startswith("leave_"):
-                table, node_type = leave, attribute[6:]
-            else:
-                continue
-            if "_" in node_type:  # visit_<Type>_<attribute>: not supported, not used
-                continue
+        for attribute in _candidate_names(type(visitor)):
             method = getattr(visitor, attribute)
             if getattr(method, "_is_no_op", False) or not callable(method):
                 continue
-            table.setdefault(node_type, []).append(method)
+            table = visit if attribute[0] == "v" else leave
+            table.setdefault(attribute[6:], []).append(method)
     return visit, leave
 
 
