@@ -187,3 +187,12 @@ def test_noqa_reason_words_are_not_codes() -> None:
         "threading.Thread(target=print, args=(2))  # noqa: TL102 see ticket 12\n"
     )
     assert codes(source) == [(3, 38, "TL101")]
+
+
+def test_unvalidated_parse_builds_the_same_tree_and_restores_validation() -> None:
+    import libcst as cst
+
+    source = (Path(sysconfig.get_paths()["stdlib"]) / "threading.py").read_bytes()
+    assert engine.parse_unvalidated(source).deep_equals(cst.parse_module(source))
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")  # validation is back for nodes built by hand
