@@ -52,3 +52,9 @@ def test_readme_lists_every_rule() -> None:
     readme = (FIXTURES.parent / "README.md").read_text(encoding="utf-8")
     for rule in ALL_RULES:
         assert f"| {rule.code} | `{rule.name}` |" in readme, rule.code
+
+
+def test_catalog_read_from_file_names_matches_the_registry() -> None:
+    from threadlint.catalog import rule_codes
+
+    assert rule_codes() == tuple(rule.code for rule in ALL_RULES)

@@ -138,3 +138,18 @@ def test_two_runs_sharing_a_cache_at_once_agree(tmp_path: Path) -> None:
     warm = subprocess.run(command, cwd=str(ROOT), capture_output=True, timeout=120)
     assert warm.stdout == outputs[0][0]
     assert not list((tmp_path / "cache").glob("*/*.tmp"))
+
+
+def test_a_warm_run_does_not_import_libcst(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES, tmp_path / "src")
+    args = ["--cache-dir", str(tmp_path / "cache"), "-j", "1", str(tmp_path / "src")]
+    script = ("import sys, threadlint.cli\n"
+              "code = threadlint.cli.main(sys.argv[1:])\n"
+              "sys.stderr.write('libcst imported: %s\\n' % ('libcst' in sys.modules))\n"
+              "sys.exit(code)\n")
+    cold = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, timeout=120)
+    warm = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, timeout=120)
+    assert b"libcst imported: True" in cold.stderr
+    assert b"libcst imported: False" in warm.stderr
+    assert warm.stdout == cold.stdout and cold.stdout.count(b"\n") > 20
+    assert warm.returncode == cold.returncode == 1

@@ -15,7 +15,6 @@ from threadlint.config import find_config, load_settings
 from threadlint.discovery import STDIN, discover
 from threadlint.findings import Finding
 from threadlint.output import FORMATS, write_findings, write_statistics
-from threadlint.rules import ALL_RULES, RULES_BY_CODE
 from threadlint.runner import run, write_atomically
 from threadlint.settings import Settings, SettingsError, validate_selectors
 
@@ -129,6 +128,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _explain(code: str) -> int:
+    from threadlint.rules import RULES_BY_CODE
+
     rule = RULES_BY_CODE.get(code.strip().upper())
     if rule is None:
         sys.stderr.write(f"threadlint: error: --explain: unknown rule code {code!r} "
@@ -140,6 +141,8 @@ def _explain(code: str) -> int:
 
 
 def _list_rules() -> None:
+    from threadlint.rules import ALL_RULES
+
     width = max(len(rule.name) for rule in ALL_RULES)
     for rule in ALL_RULES:
         fix = " (fixable)" if rule.fixable else ""

@@ -7,12 +7,13 @@ from collections import Counter
 from typing import Iterable, List, TextIO
 
 from threadlint.findings import Finding
-from threadlint.rules import RULES_BY_CODE
 
 FORMATS = ("concise", "json", "github")
 
 
 def _rule_name(code: str) -> str:
+    from threadlint.rules import RULES_BY_CODE  # only here: it imports libcst
+
     rule = RULES_BY_CODE.get(code)
     return rule.name if rule is not None else ""
 

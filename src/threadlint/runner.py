@@ -24,7 +24,6 @@ from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
 from threadlint.cache import Cache, cache_key
 from threadlint.discovery import STDIN
-from threadlint.engine import lint_source
 from threadlint.findings import FileError, LintResult
 from threadlint.settings import Settings
 
@@ -72,6 +71,14 @@ def write_atomically(path: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def lint_source(path: str, source: bytes, settings: Settings, fix: bool = False) -> LintResult:
+    """The engine, imported on first use: a run answered from the cache never
+    needs libcst."""
+    from threadlint.engine import lint_source as lint
+
+    return lint(path, source, settings, fix=fix)
 
 
 def _lint_batch(batch: Sequence[Task], settings: Settings, fix: bool) -> List[LintResult]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import FrozenSet, Iterable, Optional, Tuple
 
+from threadlint.catalog import rule_codes
+
 DEFAULT_EXCLUDES: Tuple[str, ...] = (
     ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build", "dist",
     "node_modules", ".eggs", "*.egg-info", ".mypy_cache", ".pytest_cache", ".ruff_cache",
@@ -91,11 +93,9 @@ class Settings:
 
 @lru_cache(maxsize=4096)
 def _base_codes(settings: Settings) -> FrozenSet[str]:
-    from threadlint.rules import ALL_RULES
-
     select = settings.select + settings.extend_select
-    return frozenset(rule.code for rule in ALL_RULES
-                     if is_code_selected(rule.code, select, settings.ignore, settings.inherited))
+    return frozenset(code for code in rule_codes()
+                     if is_code_selected(code, select, settings.ignore, settings.inherited))
 
 
 def _enabled_codes(settings: Settings, path: str) -> FrozenSet[str]:
@@ -109,9 +109,7 @@ def _enabled_codes(settings: Settings, path: str) -> FrozenSet[str]:
 
 def validate_selectors(selectors: Iterable[str], where: str) -> Tuple[str, ...]:
     """Upper-case and check rule selectors; raise SettingsError on an unknown one."""
-    from threadlint.rules import ALL_RULES
-
-    codes = [rule.code for rule in ALL_RULES]
+    codes = rule_codes()
     checked = []
     for raw in selectors:
         selector = raw.strip().upper()
