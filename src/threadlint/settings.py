@@ -6,7 +6,7 @@ import fnmatch
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import FrozenSet, Iterable, Optional, Tuple
+from typing import FrozenSet, Iterable, Optional, Sequence, Tuple
 
 from threadlint.catalog import rule_codes
 
@@ -48,8 +48,14 @@ def is_code_selected(code: str, select: Iterable[str], ignore: Iterable[str],
 
 def glob_matches(path: str, pattern: str, root: str) -> bool:
     """Match ``pattern`` against ``path``'s name and its path relative to ``root``."""
+    return matches_any(path, (pattern,), root)
+
+
+def matches_any(path: str, patterns: Sequence[str], root: str) -> bool:
+    """Whether any of ``patterns`` matches ``path`` (its name, its path relative
+    to ``root``, or its absolute path); a directory pattern covers what is below."""
     name = os.path.basename(path.rstrip("/\\")) or path
-    if fnmatch.fnmatchcase(name, pattern):
+    if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
         return True
     absolute = os.path.abspath(path)
     try:
@@ -57,11 +63,12 @@ def glob_matches(path: str, pattern: str, root: str) -> bool:
     except ValueError:  # another drive on Windows
         relative = absolute
     relative = relative.replace(os.sep, "/")
-    pattern = pattern.replace(os.sep, "/").rstrip("/")
-    if fnmatch.fnmatchcase(relative, pattern) or fnmatch.fnmatchcase(absolute, pattern):
-        return True
-    # A pattern naming a directory covers everything below it.
-    return fnmatch.fnmatchcase(relative, pattern + "/*")
+    for pattern in patterns:
+        pattern = pattern.replace(os.sep, "/").rstrip("/")
+        if fnmatch.fnmatchcase(relative, pattern) or fnmatch.fnmatchcase(absolute, pattern) \
+                or fnmatch.fnmatchcase(relative, pattern + "/*"):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -87,8 +94,7 @@ class Settings:
         return _base_codes(self)
 
     def is_excluded(self, path: str) -> bool:
-        return any(glob_matches(path, pattern, self.root)
-                   for pattern in self.exclude + self.extend_exclude)
+        return matches_any(path, self.exclude + self.extend_exclude, self.root)
 
 
 @lru_cache(maxsize=4096)
