@@ -137,7 +137,7 @@ def _traverse(ctx: LintContext, rules: Sequence[Rule]) -> None:
         elif node_type is cst.FunctionDef or node_type is cst.Lambda:
             ctx.function_stack.pop()
 
-    walk(ctx.module, rules, enter, exit)
+    walk(ctx.module, rules, enter, exit, (cst.ClassDef, cst.FunctionDef, cst.Lambda))
 
 
 def _compile_error(path: str, source: bytes) -> Optional[Finding]:

@@ -30,6 +30,7 @@ from threadlint.settings import Settings
 #: Below this many files to lint, starting workers costs more than it saves.
 MIN_FILES_FOR_POOL = 16
 BATCH_SIZE = 8
+BATCH_BYTES = 64_000
 #: Seconds one file may take before its worker is considered hung.
 FILE_TIMEOUT = 60.0
 
@@ -128,9 +129,26 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
             pass
 
 
+def _batches(tasks: List[Task]) -> List[List[Task]]:
+    """Largest files first, in batches of similar total size, so that no
+    worker is left with one big file while the other has nothing to do."""
+    batches: List[List[Task]] = []
+    current: List[Task] = []
+    size = 0
+    for task in sorted(tasks, key=lambda t: len(t.source), reverse=True):
+        current.append(task)
+        size += len(task.source)
+        if len(current) >= BATCH_SIZE or size >= BATCH_BYTES:
+            batches.append(current)
+            current, size = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
 def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int) -> Dict[int, LintResult]:
     results: Dict[int, LintResult] = {}
-    queue: Deque[List[Task]] = deque(tasks[i:i + BATCH_SIZE] for i in range(0, len(tasks), BATCH_SIZE))
+    queue: Deque[List[Task]] = deque(_batches(tasks))
     suspects: List[Task] = []
     while queue:
         pool = ProcessPoolExecutor(max_workers=jobs)

@@ -17,7 +17,8 @@ parentheses or punctuation, so this walker:
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, Iterable, List, Sequence, Tuple
+import operator
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -75,12 +76,35 @@ def _kind(value_type: type) -> int:
     return kind
 
 
+_getter_cache: Dict[type, Callable[[cst.CSTNode], tuple]] = {}
+
+
+def _no_fields(node: cst.CSTNode) -> tuple:
+    return ()
+
+
+def _values_getter(node_type: type) -> Callable[[cst.CSTNode], tuple]:
+    """One C-level call that reads all code fields of a node as a tuple."""
+    getter = _getter_cache.get(node_type)
+    if getter is None:
+        fields = _code_fields(node_type)
+        if not fields:
+            getter = _no_fields
+        elif len(fields) == 1:
+            single = operator.attrgetter(fields[0])
+            getter = lambda node: (single(node),)  # noqa: E731
+        else:
+            getter = operator.attrgetter(*fields)
+        _getter_cache[node_type] = getter
+    return getter
+
+
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The code-bearing children of ``node``, in source order."""
     found: List[cst.CSTNode] = []
     kinds = _value_kind
-    for name in _code_fields(type(node)):
-        value = getattr(node, name)
+    getter = _getter_cache.get(type(node)) or _values_getter(type(node))
+    for value in getter(node):
         kind = kinds.get(type(value))
         if kind is None:
             kind = _kind(type(value))
@@ -136,28 +160,38 @@ def visitor_methods(visitors: Iterable[object]) -> Tuple[Dict[str, List[Method]]
 
 
 def walk(root: cst.CSTNode, visitors: Sequence[object],
-         enter: Callable[[cst.CSTNode], None] = lambda node: None,
-         exit: Callable[[cst.CSTNode], None] = lambda node: None) -> None:
+         enter: Optional[Callable[[cst.CSTNode], None]] = None,
+         exit: Optional[Callable[[cst.CSTNode], None]] = None,
+         context_types: Sequence[type] = ()) -> None:
     """Visit every code node under ``root`` depth-first, in source order.
 
-    ``enter`` runs before the visitors' ``visit_X`` and ``exit`` after their
-    ``leave_X``, so context kept by them is the same on both sides.
+    For nodes of ``context_types``, ``enter`` runs before the visitors'
+    ``visit_X`` and ``exit`` after their ``leave_X``, so context kept by them
+    is the same on both sides.
     """
     visit, leave = visitor_methods(visitors)
+    for node_type in context_types:
+        name = node_type.__name__
+        if enter is not None:
+            visit[name] = [enter] + visit.get(name, [])
+        if exit is not None:
+            leave[name] = leave.get(name, []) + [exit]
     stack: List[Tuple[cst.CSTNode, bool]] = [(root, False)]
-    pop, push = stack.pop, stack.append
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
         node, leaving = pop()
         name = type(node).__name__
         if leaving:
-            for method in leave.get(name, ()):
+            for method in leave[name]:
                 method(node)
-            exit(node)
             continue
-        enter(node)
-        for method in visit.get(name, ()):
-            method(node)
-        push((node, True))
+        methods = visit.get(name)
+        if methods is not None:
+            for method in methods:
+                method(node)
+        if name in leave:  # only nodes someone leaves need a second stop
+            push((node, True))
         kids = children(node)
-        for index in range(len(kids) - 1, -1, -1):
-            push((kids[index], False))
+        if kids:
+            kids.reverse()
+            extend((kid, False) for kid in kids)
