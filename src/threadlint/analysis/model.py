@@ -389,14 +389,6 @@ def keyword_or_positional(call: cst.Call, keyword: str, index: int) -> Optional[
     return None
 
 
-def call_name(call: cst.Call) -> Optional[str]:
-    """``m`` for ``obj.m(...)`` and ``f`` for ``f(...)``."""
-    if isinstance(call.func, cst.Attribute):
-        return call.func.attr.value
-    if isinstance(call.func, cst.Name):
-        return call.func.value
-    return None
-
 
 
 def thread_class_defines_init(analysis: ModuleAnalysis, cls: Optional[cst.ClassDef]) -> bool:

@@ -32,6 +32,10 @@ THREADING_MODULES: Tuple[bytes, ...] = (
     rb"\b(?:import|from)\b(?:[^\n]|\\\n)*?\b(?:threading|multiprocessing|concurrent|_thread|asyncio)\b",
 )
 
+#: For rules about code that threads run: ``loop.run_in_executor(None, f)``
+#: makes a thread entry point with no import of a threading module.
+THREAD_ENTRY_NEEDS: Tuple[bytes, ...] = THREADING_MODULES + (rb"run_in_executor",)
+
 
 class Rule(cst.BatchableCSTVisitor):
     """Base class of all rules.

@@ -10,7 +10,7 @@ import libcst as cst
 from threadlint.analysis.scopes import Binding, Scope
 from threadlint.analysis.thread_entry import ThreadFactsFeed, Unit, class_ref, local_bases, \
     unit_label
-from threadlint.rules.base import THREADING_MODULES, Rule
+from threadlint.rules.base import THREAD_ENTRY_NEEDS, Rule
 
 if TYPE_CHECKING:  # pragma: no cover
     from threadlint.engine import LintContext
@@ -158,8 +158,7 @@ class UnlockedGlobalMutation(ThreadFactsFeed, Rule):
     code = "TL301"
     name = "unlocked-global-mutation"
     summary = "shared state mutated in code run by a thread without holding a lock"
-    # `loop.run_in_executor(None, f)` needs no import of a threading module.
-    needs = THREADING_MODULES + (b"run_in_executor",)
+    needs = THREAD_ENTRY_NEEDS
 
     def __init__(self, ctx: "LintContext") -> None:
         super().__init__(ctx)

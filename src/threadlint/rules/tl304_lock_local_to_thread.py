@@ -10,7 +10,7 @@ import libcst as cst
 from threadlint.analysis.locks import LOCK_METHODS, THREAD_LOCK_CONSTRUCTORS
 from threadlint.analysis.scopes import Binding, Scope
 from threadlint.analysis.thread_entry import ThreadFactsFeed, unit_label
-from threadlint.rules.base import THREADING_MODULES, Rule, snippet
+from threadlint.rules.base import THREAD_ENTRY_NEEDS, Rule, snippet
 
 if TYPE_CHECKING:  # pragma: no cover
     from threadlint.engine import LintContext
@@ -79,7 +79,7 @@ class LockLocalToThread(ThreadFactsFeed, Rule):
     code = "TL304"
     name = "lock-local-to-thread"
     summary = "a lock created locally in a function threads run, so every call gets its own"
-    needs = THREADING_MODULES + (b"run_in_executor",)
+    needs = THREAD_ENTRY_NEEDS
 
     def __init__(self, ctx: "LintContext") -> None:
         super().__init__(ctx)
