@@ -4,9 +4,12 @@
     python bench/check_prefilter.py DIR [DIR ...]   # any trees, e.g. $(python bench/corpus.py paths)
 
 Each file is linted twice with every rule: once as threadlint does (files
-holding none of the rules' ``needs`` byte strings are not parsed), once with
-the prefilter disabled. Any difference is printed and the exit status is 1.
-The test-suite runs the same comparison on the fixtures and a stdlib sample.
+no enabled rule's ``needs`` admit are not parsed), once with the prefilter
+disabled. Any difference is printed, and so is any finding of the full run in
+a file its own rule's ``needs`` would not admit (a rule relying on another
+rule's needs would pass the first check only while both are enabled). Either
+kind of difference makes the exit status 1. The test-suite runs the same
+checks on the fixtures and a stdlib sample.
 """
 
 from __future__ import annotations
@@ -22,24 +25,29 @@ sys.path.insert(0, str(HERE))
 
 import corpus  # noqa: E402
 from threadlint.engine import lint_source  # noqa: E402
+from threadlint.prefilter import EVERY_FILE, Prefilter  # noqa: E402
 from threadlint.rules import ALL_RULES  # noqa: E402
 from threadlint.settings import Settings  # noqa: E402
 
 SETTINGS = Settings(root="/")
 
 
-def both(path: str) -> Tuple[str, list, list]:
+NEEDS = {rule.code: rule.needs for rule in ALL_RULES}
+
+
+def both(path: str) -> Tuple[str, list, list, list]:
     source = Path(path).read_bytes()
     fast = lint_source(path, source, SETTINGS)
-    saved = {rule: rule.needs for rule in ALL_RULES}
     try:
         for rule in ALL_RULES:
-            rule.needs = (b"",)
+            rule.needs = EVERY_FILE
         full = lint_source(path, source, SETTINGS)
     finally:
-        for rule, needs in saved.items():
-            rule.needs = needs
-    return path, fast.findings, full.findings
+        for rule in ALL_RULES:
+            rule.needs = NEEDS[rule.code]
+    unadmitted = [f for f in full.findings
+                  if f.code != "TL999" and not Prefilter([NEEDS[f.code]]).admits(source)]
+    return path, fast.findings, full.findings, unadmitted
 
 
 def main(argv: List[str]) -> int:
@@ -51,10 +59,12 @@ def main(argv: List[str]) -> int:
             files.extend(os.path.join(directory, n) for n in sorted(filenames) if n.endswith(".py"))
     differences = 0
     with multiprocessing.Pool() as pool:
-        for path, fast, full in pool.imap_unordered(both, files, chunksize=8):
-            if fast != full:
+        for path, fast, full, unadmitted in pool.imap_unordered(both, files, chunksize=8):
+            if fast != full or unadmitted:
                 differences += 1
                 print(f"{path}: prefiltered {len(fast)} findings, full {len(full)}")
+                for finding in unadmitted:
+                    print(f"  {finding.code} at line {finding.line}: the rule's needs reject this file")
     print(f"{len(files)} files, {differences} with a different result")
     return 1 if differences else 0
 

@@ -11,6 +11,7 @@ import pytest
 
 from threadlint import engine
 from threadlint.engine import lint_source
+from threadlint.prefilter import EVERY_FILE, Prefilter
 from threadlint.rules import ALL_RULES
 from threadlint.rules.base import Rule
 from threadlint.settings import Settings
@@ -168,16 +169,42 @@ def _stdlib_sample() -> List[Path]:
 
 
 def test_prefilter_changes_no_result(monkeypatch) -> None:
-    """A file the byte prefilter skips would get no finding from a full parse either."""
+    """A file the byte prefilter skips would get no finding from a full parse
+    either, and every finding comes from a file its own rule's needs admit (so
+    one rule's needs never hide behind another's)."""
     fixtures = sorted((Path(__file__).parent.parent / "fixtures").glob("*.py"))
     sample = fixtures + _stdlib_sample()
     assert len(sample) > 40
     settings = Settings(root="/")
     fast = {p: lint_source(str(p), p.read_bytes(), settings).findings for p in sample}
+    needs = {rule.code: rule.needs for rule in ALL_RULES}
     for rule in ALL_RULES:
-        monkeypatch.setattr(rule, "needs", (b"",))  # every file contains b""
+        monkeypatch.setattr(rule, "needs", EVERY_FILE)
     full = {p: lint_source(str(p), p.read_bytes(), settings).findings for p in sample}
     assert fast == full
+    checked = 0
+    for path, findings in full.items():
+        for finding in findings:
+            if finding.code != "TL999":
+                assert Prefilter([needs[finding.code]]).admits(path.read_bytes()), finding
+                checked += 1
+    assert checked > 40
+
+
+@pytest.mark.parametrize("source, admitted", [
+    (b"import threading\nthreading.Thread(target=f).start()\n", True),
+    (b"from threading import Thread as T\nT(target=f).start()\n", True),
+    (b"import os, \\\n  threading\nthreading.Thread()\n", True),
+    # a module of the same name inside another package is not the stdlib's
+    (b"from kazoo.handlers.threading import SequentialThreadingHandler\n", False),
+    (b"from tornado.concurrent import Future\nThread = 1\n", False),
+    # imports threading but names nothing a rule resolves
+    (b"import threading\nlocal = threading.local()\nthreading.current_thread()\n", False),
+    (b"import threading\nThreadingMixIn = 1\n", False),  # whole words only
+])
+def test_prefilter_admits(source: bytes, admitted: bool) -> None:
+    assert Prefilter([rule.needs for rule in ALL_RULES if rule.code != "TL999"]).admits(source) \
+        is admitted
 
 
 def test_noqa_reason_words_are_not_codes() -> None:

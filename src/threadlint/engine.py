@@ -8,14 +8,12 @@ when something was reported) -> noqa filtering -> findings, optionally fixed.
 from __future__ import annotations
 
 import ast
-import functools
 import gc
 import itertools
-import re
 import tokenize
 import io
 import traceback
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -23,6 +21,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from threadlint.analysis import ModuleAnalysis
 from threadlint.findings import FileError, Finding, LintResult
 from threadlint.noqa import noqa_lines, suppressed
+from threadlint.prefilter import prefilter_for
 from threadlint.rules import ALL_RULES, SYNTAX_ERROR_CODE
 from threadlint.rules.base import Report, Rule
 from threadlint.settings import Settings
@@ -35,13 +34,6 @@ MAX_BRACKET_DEPTH = 200
 _BRACKETS = b"()[]{}"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
 _BRACKET_DELTA = {ord("("): 1, ord("["): 1, ord("{"): 1, ord(")"): -1, ord("]"): -1, ord("}"): -1}
-
-
-@functools.lru_cache(maxsize=64)
-def _needs_pattern(needs: FrozenSet[bytes]) -> "re.Pattern[bytes]":
-    if not needs:
-        return re.compile(rb"(?!)")  # no enabled rule parses anything
-    return re.compile(b"|".join(b"(?:" + need + b")" for need in sorted(needs)))
 
 
 def _skip_validation(self: cst.CSTNode) -> None:
@@ -220,7 +212,7 @@ def _analyse(path: str, source: bytes, settings: Settings):
         keep = [decode_problem] if SYNTAX_ERROR_CODE in codes else []
         return keep, [], [], None
     rule_classes = [rule for rule in ALL_RULES if rule.code in codes and rule.code != SYNTAX_ERROR_CODE]
-    if not _needs_pattern(frozenset(n for rule in rule_classes for n in rule.needs)).search(source):
+    if not prefilter_for(frozenset(rule.needs for rule in rule_classes)).admits(source):
         # Nothing any enabled rule looks for can be in this file: skip the
         # libcst parse, and only ask CPython whether the syntax is valid.
         finding = _compile_error(path, source) if SYNTAX_ERROR_CODE in codes else None

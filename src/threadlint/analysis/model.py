@@ -8,7 +8,7 @@ single hand-written traversal, see ``scopes.py``) free to change.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence
+from typing import Dict, FrozenSet, Iterable, List, Optional
 
 import libcst as cst
 

@@ -37,7 +37,8 @@ import libcst as cst
 
 from threadlint.analysis.locks import acquire_regions, core_identifier, expr_key, \
     identifier_words, is_lockish_name, may_hold_lock
-from threadlint.analysis.model import FunctionInfo, ModuleAnalysis, keyword_or_positional
+from threadlint.analysis.model import EXECUTOR_CONSTRUCTORS, THREAD_CONSTRUCTORS, FunctionInfo, \
+    ModuleAnalysis, keyword_or_positional
 
 if TYPE_CHECKING:  # pragma: no cover
     from threadlint.engine import LintContext
@@ -59,6 +60,11 @@ _START_NEW_THREAD_NAMES = ("start_new_thread", "start_new")
 _ENTRY_CALL_NAMES = frozenset({"Thread", "Timer", "Process", "to_thread"}) \
     | set(_START_NEW_THREAD_NAMES)
 _ENTRY_METHODS = frozenset({"submit", "map", "run_in_executor"}) | _POOL_METHODS
+#: Every qualified name whose call (or method call on whose result) can make a
+#: thread entry; ``run_in_executor`` is the one entry reached without them.
+ENTRY_QUALIFIED_NAMES: Tuple[str, ...] = (
+    tuple(THREAD_CONSTRUCTORS) + tuple(EXECUTOR_CONSTRUCTORS) + _THREAD_POOLS + _TO_THREAD
+    + _START_NEW_THREAD)
 
 
 _UNIT_TYPES = (cst.FunctionDef, cst.Lambda)

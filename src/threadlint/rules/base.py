@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Optional, Tuple
+from typing import TYPE_CHECKING, ClassVar, Optional
 
 import libcst as cst
 
 from threadlint.analysis import ModuleAnalysis
+from threadlint.analysis.model import THREAD_CONSTRUCTORS
+from threadlint.analysis.thread_entry import ENTRY_QUALIFIED_NAMES
+from threadlint.prefilter import EVERY_FILE, Needs, resolving
 
 if TYPE_CHECKING:  # pragma: no cover
     from threadlint.engine import LintContext
@@ -24,17 +27,14 @@ class Report:
     replacement: Optional[cst.CSTNode] = None  # a safe fix, when the rule has one
 
 
-#: An import statement naming a module whose API the rules recognise: ``import
-#: threading``, ``from concurrent.futures import ...``, ``import os, _thread``,
-#: also after a backslash continuation. Everything a rule resolves is reached
-#: through such an import (or a name the rule lists in its own ``needs``).
-THREADING_MODULES: Tuple[bytes, ...] = (
-    rb"\b(?:import|from)\b(?:[^\n]|\\\n)*?\b(?:threading|multiprocessing|concurrent|_thread|asyncio)\b",
-)
+#: Rules about threads made by ``threading.Thread``, ``Timer``, ``Process``
+#: (or local subclasses, whose bases spell those names too).
+THREAD_NEEDS: Needs = resolving(THREAD_CONSTRUCTORS)
 
-#: For rules about code that threads run: ``loop.run_in_executor(None, f)``
-#: makes a thread entry point with no import of a threading module.
-THREAD_ENTRY_NEEDS: Tuple[bytes, ...] = THREADING_MODULES + (rb"run_in_executor",)
+#: For rules about code that threads run: every way ``thread_entry`` knows a
+#: function is handed to a thread; ``loop.run_in_executor(None, f)`` makes one
+#: with no import of a threading module.
+THREAD_ENTRY_NEEDS: Needs = resolving(ENTRY_QUALIFIED_NAMES) + ((rb"\brun_in_executor\b",),)
 
 
 class Rule(cst.BatchableCSTVisitor):
@@ -49,10 +49,9 @@ class Rule(cst.BatchableCSTVisitor):
     name: ClassVar[str]
     summary: ClassVar[str]
     fixable: ClassVar[bool] = False
-    #: Byte regular expressions: a file is parsed only if one of them matches
-    #: for some enabled rule, so a file without any match cannot hold a finding
-    #: and skips the libcst parse (it still gets a CPython syntax check).
-    needs: ClassVar[Tuple[bytes, ...]] = THREADING_MODULES
+    #: What a file must contain for this rule to find anything in it (see
+    #: ``threadlint.prefilter``): files no enabled rule needs are not parsed.
+    needs: ClassVar[Needs] = EVERY_FILE
 
     def __init__(self, ctx: "LintContext") -> None:
         super().__init__()

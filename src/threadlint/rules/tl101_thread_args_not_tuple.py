@@ -7,7 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from threadlint.analysis.model import keyword_or_positional, thread_class_defines_init
-from threadlint.rules.base import Rule, snippet
+from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
 
 # Values that are fine as ``args`` whatever their parentheses: real sequences.
 _SEQUENCE_NODES = (cst.Tuple, cst.List, cst.ListComp, cst.GeneratorExp, cst.Set, cst.SetComp,
@@ -59,6 +59,7 @@ class ThreadArgsNotTuple(Rule):
 
     code = "TL101"
     name = "thread-args-not-tuple"
+    needs = THREAD_NEEDS
     summary = "`args` of a thread is a parenthesised value or a string, not a tuple"
     fixable = True
 

@@ -12,7 +12,7 @@ from threadlint.analysis.model import (
     returns_no_callable,
     thread_class_defines_init,
 )
-from threadlint.rules.base import Rule, snippet
+from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
 
 
 class ThreadTargetCalled(Rule):
@@ -54,6 +54,7 @@ class ThreadTargetCalled(Rule):
 
     code = "TL102"
     name = "thread-target-called"
+    needs = THREAD_NEEDS
     summary = "the thread's target is the result of a call, so the work runs in the calling thread"
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from threadlint.rules.base import Rule, snippet
+from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
 
 
 class ThreadRunCalled(Rule):
@@ -41,6 +41,7 @@ class ThreadRunCalled(Rule):
 
     code = "TL103"
     name = "thread-run-called"
+    needs = THREAD_NEEDS
     summary = "`.run()` called on a thread instead of `.start()`"
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -7,7 +7,7 @@ from typing import Set
 import libcst as cst
 
 from threadlint.analysis.lifecycle import Fate, LifecycleCollector, LifecycleRuleMixin
-from threadlint.rules.base import Rule, snippet
+from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
 
 
 class ThreadNeverJoined(LifecycleRuleMixin, Rule):
@@ -89,6 +89,7 @@ class ThreadNeverJoined(LifecycleRuleMixin, Rule):
 
     code = "TL201"
     name = "thread-never-joined"
+    needs = THREAD_NEEDS
     summary = "a non-daemon thread is started and never joined"
 
     def judge(self, lifecycle: LifecycleCollector) -> None:

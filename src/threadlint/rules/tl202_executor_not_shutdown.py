@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Optional
 
 from threadlint.analysis.lifecycle import Fate, LifecycleCollector, LifecycleRuleMixin
+from threadlint.analysis.model import EXECUTOR_CONSTRUCTORS
+from threadlint.prefilter import resolving
 from threadlint.rules.base import Rule, snippet
 
 
@@ -55,6 +57,7 @@ class ExecutorNotShutdown(LifecycleRuleMixin, Rule):
 
     code = "TL202"
     name = "executor-not-shutdown"
+    needs = resolving(EXECUTOR_CONSTRUCTORS)
     summary = "an executor created outside `with` is never shut down"
 
     def judge(self, lifecycle: LifecycleCollector) -> None:

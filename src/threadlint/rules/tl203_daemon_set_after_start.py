@@ -14,7 +14,7 @@ from threadlint.analysis.lifecycle import (
     LifecycleRuleMixin,
     Site,
 )
-from threadlint.rules.base import Rule, snippet
+from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
 
 # (site of the receiver, node to report, the receiver expression)
 _Event = Tuple[Site, cst.CSTNode, cst.BaseExpression]
@@ -64,6 +64,7 @@ class DaemonSetAfterStart(LifecycleRuleMixin, Rule):
 
     code = "TL203"
     name = "daemon-set-after-start"
+    needs = THREAD_NEEDS
     summary = "the daemon flag of a thread is changed after `start()`"
 
     def judge(self, lifecycle: LifecycleCollector) -> None:

@@ -14,7 +14,7 @@ from threadlint.analysis.lifecycle import (
     LifecycleRuleMixin,
     Site,
 )
-from threadlint.rules.base import Rule, snippet
+from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
 
 
 class ThreadStartedTwice(LifecycleRuleMixin, Rule):
@@ -68,6 +68,7 @@ class ThreadStartedTwice(LifecycleRuleMixin, Rule):
 
     code = "TL204"
     name = "thread-started-twice"
+    needs = THREAD_NEEDS
     summary = "`start()` is called again on a thread that was already started"
 
     def judge(self, lifecycle: LifecycleCollector) -> None:

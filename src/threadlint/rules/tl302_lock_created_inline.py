@@ -7,6 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from threadlint.analysis.locks import ALL_LOCK_CONSTRUCTORS
+from threadlint.prefilter import resolving
 from threadlint.rules.base import Rule, snippet
 
 
@@ -49,6 +50,7 @@ class LockCreatedInline(Rule):
 
     code = "TL302"
     name = "lock-created-inline"
+    needs = resolving(ALL_LOCK_CONSTRUCTORS)
     summary = "a lock is created in the `with` that acquires it, so it guards nothing"
 
     def visit_With(self, node: cst.With) -> None:

@@ -102,7 +102,7 @@ class AcquireWithoutTryFinally(ThreadFactsFeed, Rule):
     summary = "`acquire()` not followed by `try`/`finally` releasing the lock"
     # Locks often arrive as parameters, without any import of a threading
     # module; every finding is an `.acquire(` call.
-    needs = (b"acquire",)
+    needs = ((rb"\bacquire\b",),)
 
     def __init__(self, ctx: "LintContext") -> None:
         super().__init__(ctx)
