@@ -494,6 +494,20 @@ def test_syntax_and_decoding_errors_among_good_files(tmp_path: Path) -> None:
     assert messages[2].startswith("UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9")
 
 
+def test_the_linted_files_own_warnings_are_not_printed(tmp_path: Path) -> None:
+    """CPython warns about invalid escapes and `is` with a literal while parsing
+    (SyntaxWarning, shown by default from 3.12): those belong to the file, and
+    a linter that prints them floods pre-commit output."""
+    warns = 'pattern = "\\d+"\nif pattern is "x":\n    pass\n'
+    write(tmp_path, {"plain.py": warns, "threads.py": "import threading\n" + warns + JOBS,
+                     # only the bytecode compiler refuses this: not a TL999
+                     "compile_only.py": "import os\nreturn os\n"})
+    proc = subprocess.run([sys.executable, "-W", "always", "-m", "threadlint", *PIN, "."],
+                          cwd=tmp_path, capture_output=True, timeout=120)
+    assert proc.stderr == b""
+    assert rows(proc.stdout) == at("./threads.py", [(line + 4, col, code) for line, col, code in JOBS_FINDINGS])
+
+
 def test_missing_path_is_exit_2_and_the_rest_is_still_linted(tmp_path: Path) -> None:
     write(tmp_path, {"jobs.py": JOBS})
     proc = tl([*PIN, "missing.py", "jobs.py", "--exit-zero"], tmp_path)
