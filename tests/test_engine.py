@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 from typing import List, Tuple
@@ -201,10 +203,31 @@ def test_prefilter_changes_no_result(monkeypatch) -> None:
     # imports threading but names nothing a rule resolves
     (b"import threading\nlocal = threading.local()\nthreading.current_thread()\n", False),
     (b"import threading\nThreadingMixIn = 1\n", False),  # whole words only
+    # TL303 needs no import (locks arrive as parameters), only an attribute call
+    (b"def f(lock):\n    lock.acquire()\n", True),
+    (b"def f(lock):\n    (lock.\n        acquire())\n", True),
+    (b'"""Call acquire() before use."""\n', False),
 ])
 def test_prefilter_admits(source: bytes, admitted: bool) -> None:
     assert Prefilter([rule.needs for rule in ALL_RULES if rule.code != "TL999"]).admits(source) \
         is admitted
+
+
+def test_prefilter_is_linear_on_adversarial_bytes() -> None:
+    """A pattern that can backtrack exponentially hangs the run on one odd file
+    (seen: a comment alternative overlapping itself on `.####...`). The check
+    runs in a subprocess so that a regression fails instead of hanging."""
+    script = (
+        "from threadlint.prefilter import Prefilter\n"
+        "from threadlint.rules import ALL_RULES\n"
+        "filters = [Prefilter([rule.needs]) for rule in ALL_RULES]  # every pattern runs\n"
+        "for chunk in (b'.#', b'#', b'. ', b'.\\\\', b'import \\\\\\n', b'from x', b'\\\\\\n'):\n"
+        "    for prefilter in filters:\n"
+        "        prefilter.admits(chunk * 20000)\n"
+        "        prefilter.admits(b'.' + chunk * 20000 + b'acquir')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
 
 
 def test_noqa_reason_words_are_not_codes() -> None:

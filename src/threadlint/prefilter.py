@@ -1,28 +1,34 @@
 """Which files are worth parsing: a conservative test on the raw bytes.
 
 Every rule declares what a file must contain for the rule to have anything to
-look at, as ``needs``: a tuple of *alternatives*, each a tuple of byte regular
-expressions that must all occur somewhere in the file. A file is parsed only
-when some alternative of some enabled rule is met; any other file cannot hold
-a finding, so it only gets CPython's syntax check.
+look at, as ``needs``: a tuple of *alternatives*, each a tuple of tests on the
+bytes (regular expressions that must occur somewhere, or predicates) that
+must all pass. A file is parsed only when some alternative of some enabled
+rule is met; any other file cannot hold a finding, so it only gets CPython's
+syntax check.
 
-The patterns are derived from the same tables name resolution uses. The key
+The tests are derived from the same tables name resolution uses. The key
 fact: a call can only resolve to ``threading.Thread`` if the identifier
 ``Thread`` is written in the file (as the call's attribute, or as the name an
 import binds), so a whole-word search for the last part of each qualified name
 a rule resolves is a sound test, and much tighter than "imports threading".
 ``bench/check_prefilter.py`` checks, file by file on whole trees, that every
-finding of a full parse comes from a file its rule's ``needs`` admit.
+finding of a full parse comes from a file its rule's ``needs`` admit. Every
+test is linear in the size of the file (a test feeds them adversarial bytes).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from typing import Dict, FrozenSet, Iterable, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, Sequence, Tuple, Union
 
-#: One alternative: byte patterns that must all occur in the file.
-Requirement = Tuple[bytes, ...]
+#: A test a file's bytes must pass: a byte regular expression that must occur
+#: somewhere, or a predicate for what a regular expression cannot do in
+#: linear time.
+Test = Union[bytes, Callable[[bytes], bool]]
+#: One alternative: tests that must all pass.
+Requirement = Tuple[Test, ...]
 #: A rule's needs: the file is worth parsing if any alternative is met.
 Needs = Tuple[Requirement, ...]
 
@@ -30,14 +36,36 @@ Needs = Tuple[Requirement, ...]
 #: and tools that want to compare with an unfiltered run.
 EVERY_FILE: Needs = ((b"",),)
 
-#: An import statement naming a module whose API the rules resolve: ``import
-#: threading``, ``from concurrent.futures import ...``, ``import os, _thread``,
-#: also after a backslash continuation. The module must be top-level:
-#: ``from tornado.concurrent import Future`` is not concurrent.futures.
-THREADING_IMPORT = (
-    rb"\b(?:import|from)\b(?:[^\n]|\\\n)*?(?<![.\w])"
-    rb"(?:threading|multiprocessing|concurrent|_thread|asyncio)\b"
-)
+_THREADING_MODULE = rb"(?<![.\w])(?:threading|multiprocessing|concurrent|_thread|asyncio)\b"
+_MODULE_WORD = re.compile(_THREADING_MODULE)
+_IMPORT_EVENTS = re.compile(
+    rb"(?P<keyword>\b(?:import|from)\b)|(?P<module>" + _THREADING_MODULE + rb")|(?<!\\)\n")
+
+
+def imports_threading_module(source: bytes) -> bool:
+    """Whether an import statement may name a module whose API the rules
+    resolve: ``import threading``, ``from concurrent.futures import ...``,
+    ``import os, _thread``, also after a backslash continuation. The module
+    must be top-level: ``from tornado.concurrent import Future`` is not
+    concurrent.futures. Words in strings and comments count (conservative).
+
+    One left-to-right pass over keywords, module words and unescaped newlines:
+    a single regular expression for "keyword, then anything on the logical
+    line, then a module word" rescans the line from every keyword, which is
+    quadratic on a file of many imports joined by continuations.
+    """
+    if _MODULE_WORD.search(source) is None:
+        return False  # the common case, decided by one scan
+    in_import = False
+    for event in _IMPORT_EVENTS.finditer(source):
+        if event.lastgroup == "keyword":
+            in_import = True
+        elif event.lastgroup == "module":
+            if in_import:
+                return True
+        else:  # the end of a logical line
+            in_import = False
+    return False
 
 
 def identifiers(qualified_names: Iterable[str]) -> bytes:
@@ -51,34 +79,41 @@ def resolving(*qualified_names: Iterable[str]) -> Needs:
     """Needs of a rule that only fires on names resolving to ``qualified_names``
     through an import of a threading module."""
     names = [name for group in qualified_names for name in group]
-    return ((THREADING_IMPORT, identifiers(names)),)
+    return ((imports_threading_module, identifiers(names)),)
 
 
 class Prefilter:
     """The combined needs of a set of rules, evaluated lazily per file: each
-    distinct pattern is searched for at most once."""
+    distinct test runs at most once."""
 
     def __init__(self, needs: Sequence[Needs]) -> None:
-        alternatives = {requirement for rule_needs in needs for requirement in rule_needs}
-        # Shorter alternatives first: a single cheap pattern often settles it.
-        self.alternatives = sorted(alternatives, key=lambda req: (len(req), req))
-        patterns = {pattern for requirement in self.alternatives for pattern in requirement}
-        self.compiled: Dict[bytes, "re.Pattern[bytes]"] = {p: re.compile(p) for p in patterns}
+        alternatives = list(dict.fromkeys(req for rule_needs in needs for req in rule_needs))
+        # Shorter alternatives first: a single cheap test often settles it.
+        self.alternatives = sorted(alternatives, key=len)
+        self.checks: Dict[Test, Callable[[bytes], bool]] = {}
+        for requirement in self.alternatives:
+            for test in requirement:
+                self.checks[test] = _searcher(test) if isinstance(test, bytes) else test
 
     def admits(self, source: bytes) -> bool:
-        found: Dict[bytes, bool] = {}
+        passed: Dict[Test, bool] = {}
         for requirement in self.alternatives:
-            for pattern in requirement:
-                hit = found.get(pattern)
-                if hit is None:
-                    hit = found[pattern] = self.compiled[pattern].search(source) is not None
-                if not hit:
+            for test in requirement:
+                ok = passed.get(test)
+                if ok is None:
+                    ok = passed[test] = self.checks[test](source)
+                if not ok:
                     break
             else:
                 return True
         return False
 
 
+def _searcher(pattern: bytes) -> Callable[[bytes], bool]:
+    search = re.compile(pattern).search
+    return lambda source: search(source) is not None
+
+
 @functools.lru_cache(maxsize=64)
 def prefilter_for(needs: FrozenSet[Needs]) -> Prefilter:
-    return Prefilter(sorted(needs))
+    return Prefilter(sorted(needs, key=repr))  # a fixed order for a set

@@ -95,14 +95,19 @@ class AcquireWithoutTryFinally(ThreadFactsFeed, Rule):
     - An `acquire()` inside the `try:` it is released in is silent, although
       a failing `acquire()` then makes the `finally:` release a lock that is
       not held.
+    - A file is only parsed for this rule if `.acquire` appears in it, blanks
+      or a backslash continuation allowed after the dot: a comment between
+      the dot and `acquire` (legal inside brackets) hides the call.
     """
 
     code = "TL303"
     name = "acquire-without-try-finally"
     summary = "`acquire()` not followed by `try`/`finally` releasing the lock"
     # Locks often arrive as parameters, without any import of a threading
-    # module; every finding is an `.acquire(` call.
-    needs = ((rb"\bacquire\b",),)
+    # module; every finding is an attribute call `L.acquire()` (whitespace
+    # or a backslash continuation may follow the dot). Only the one dot before
+    # a run of blanks scans it, so the search is linear.
+    needs = ((rb"\.(?:\s|\\)*acquire\b",),)
 
     def __init__(self, ctx: "LintContext") -> None:
         super().__init__(ctx)
