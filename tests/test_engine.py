@@ -230,6 +230,19 @@ def test_prefilter_is_linear_on_adversarial_bytes() -> None:
     assert proc.returncode == 0, proc.stderr.decode()
 
 
+def test_code_ranges_match_libcsts_own_resolution() -> None:
+    """The shortcut around MetadataWrapper.resolve gives libcst's exact ranges."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    source = (Path(sysconfig.get_paths()["stdlib"]) / "threading.py").read_bytes()
+    module = cst.parse_module(source)
+    ours = engine._code_ranges(module)
+    theirs = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    assert len(ours) == len(theirs) > 10_000
+    assert all(ours[node] == theirs[node] for node in theirs)
+
+
 def test_noqa_reason_words_are_not_codes() -> None:
     source = (
         "import threading\n"
@@ -246,3 +259,48 @@ def test_unvalidated_parse_builds_the_same_tree_and_restores_validation() -> Non
     assert engine.parse_unvalidated(source).deep_equals(cst.parse_module(source))
     with pytest.raises(cst.CSTValidationError):
         cst.Name("not a name")  # validation is back for nodes built by hand
+
+
+def test_rules_replay_the_analysis_walk_instead_of_walking_again(monkeypatch) -> None:
+    """Every rule's hooks are covered by what the analysis walk records, so
+    the rules never enumerate the tree themselves; results are the walk's."""
+    settings = Settings(root="/")
+    for fixture in sorted((Path(__file__).parent.parent / "fixtures").glob("TL[123]*.py")):
+        source = fixture.read_bytes()
+        with monkeypatch.context() as patch:
+            patch.setattr(engine, "replay", lambda *args, **kwargs: False)  # walk
+            walked = lint_source(fixture.name, source, settings).findings
+
+        def no_second_walk(*args, **kwargs):
+            raise AssertionError("rules walked the tree")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(engine, "walk", no_second_walk)
+            replayed = lint_source(fixture.name, source, settings).findings
+        assert replayed == walked and walked, fixture.name
+
+
+def test_replay_refuses_visitors_that_leave_unrecorded_types() -> None:
+    import libcst as cst
+
+    from threadlint.walk import Recording, replay, walk
+
+    module = cst.parse_module("def f():\n    return g(1)\n")
+    recording = Recording({"FunctionDef"})
+    walk(module, [], record=recording)
+
+    class Calls:
+        def __init__(self) -> None:
+            self.events: List[str] = []
+
+        def visit_Call(self, node: cst.Call) -> None:
+            self.events.append("visit")
+
+        def leave_Call(self, node: cst.Call) -> None:
+            self.events.append("leave")
+
+    visitor = Calls()
+    assert replay(recording, [visitor]) is False and visitor.events == []
+    recording = Recording({"Call"})
+    walk(module, [], record=recording)
+    assert replay(recording, [visitor]) is True and visitor.events == ["visit", "leave"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -144,6 +144,13 @@ def _candidate_names(cls: type) -> Tuple[str, ...]:
     return names
 
 
+def left_types(visitor_classes: Iterable[type]) -> FrozenSet[str]:
+    """Node type names any instance of ``visitor_classes`` may leave (a class
+    may answer a hook per instance, so this errs on the side of more)."""
+    return frozenset(name[6:] for cls in visitor_classes for name in _candidate_names(cls)
+                     if name.startswith("leave_"))
+
+
 def visitor_methods(visitors: Iterable[object]) -> Tuple[Dict[str, List[Method]], Dict[str, List[Method]]]:
     """``visit_X``/``leave_X`` methods of ``visitors``, keyed by node type name,
     skipping no-op stubs (a visitor may replace one on the instance)."""
@@ -159,16 +166,28 @@ def visitor_methods(visitors: Iterable[object]) -> Tuple[Dict[str, List[Method]]
     return visit, leave
 
 
-def walk(root: cst.CSTNode, visitors: Sequence[object],
-         enter: Optional[Callable[[cst.CSTNode], None]] = None,
-         exit: Optional[Callable[[cst.CSTNode], None]] = None,
-         context_types: Sequence[type] = ()) -> None:
-    """Visit every code node under ``root`` depth-first, in source order.
+class Recording:
+    """The visit and leave events of one walk, in order, so that a second set
+    of visitors can see the same events without enumerating children again
+    (which is most of a walk's cost).
 
-    For nodes of ``context_types``, ``enter`` runs before the visitors'
-    ``visit_X`` and ``exit`` after their ``leave_X``, so context kept by them
-    is the same on both sides.
+    Leave events are recorded for the node types in ``leaves`` (and for those
+    the recording walk's own visitors leave): a replay whose visitors leave
+    anything else falls back to a real walk.
     """
+
+    __slots__ = ("leaves", "nodes", "leaving")
+
+    def __init__(self, leaves: Iterable[str]) -> None:
+        self.leaves = frozenset(leaves)
+        self.nodes: List[cst.CSTNode] = []
+        self.leaving = bytearray()  # 1 where the event at that index is a leave
+
+
+def _dispatch_tables(visitors: Sequence[object],
+                     enter: Optional[Callable[[cst.CSTNode], None]],
+                     exit: Optional[Callable[[cst.CSTNode], None]],
+                     context_types: Sequence[type]) -> Tuple[Dict[str, List[Method]], Dict[str, List[Method]]]:
     visit, leave = visitor_methods(visitors)
     for node_type in context_types:
         name = node_type.__name__
@@ -176,22 +195,69 @@ def walk(root: cst.CSTNode, visitors: Sequence[object],
             visit[name] = [enter] + visit.get(name, [])
         if exit is not None:
             leave[name] = leave.get(name, []) + [exit]
+    return visit, leave
+
+
+def walk(root: cst.CSTNode, visitors: Sequence[object],
+         enter: Optional[Callable[[cst.CSTNode], None]] = None,
+         exit: Optional[Callable[[cst.CSTNode], None]] = None,
+         context_types: Sequence[type] = (),
+         record: Optional[Recording] = None) -> None:
+    """Visit every code node under ``root`` depth-first, in source order.
+
+    For nodes of ``context_types``, ``enter`` runs before the visitors'
+    ``visit_X`` and ``exit`` after their ``leave_X``, so context kept by them
+    is the same on both sides. With ``record``, the events are also appended
+    to it for :func:`replay`.
+    """
+    visit, leave = _dispatch_tables(visitors, enter, exit, context_types)
+    stops = set(leave)  # only nodes someone leaves need a second stop
+    if record is not None:
+        stops |= record.leaves
+        record.nodes.clear()
+        record.leaving.clear()
+        note, note_kind = record.nodes.append, record.leaving.append
+    no_methods: List[Method] = []
     stack: List[Tuple[cst.CSTNode, bool]] = [(root, False)]
     pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
         node, leaving = pop()
         name = type(node).__name__
+        if record is not None:
+            note(node)
+            note_kind(leaving)
         if leaving:
-            for method in leave[name]:
+            for method in leave.get(name, no_methods):
                 method(node)
             continue
         methods = visit.get(name)
         if methods is not None:
             for method in methods:
                 method(node)
-        if name in leave:  # only nodes someone leaves need a second stop
+        if name in stops:
             push((node, True))
         kids = children(node)
         if kids:
             kids.reverse()
             extend((kid, False) for kid in kids)
+
+
+def replay(recording: Recording, visitors: Sequence[object],
+           enter: Optional[Callable[[cst.CSTNode], None]] = None,
+           exit: Optional[Callable[[cst.CSTNode], None]] = None,
+           context_types: Sequence[type] = ()) -> bool:
+    """Run ``visitors`` over the recorded events, as :func:`walk` would.
+
+    Returns False, having called nothing, when a visitor leaves a node type
+    whose leave events were not recorded (the caller then walks).
+    """
+    visit, leave = _dispatch_tables(visitors, enter, exit, context_types)
+    if not recording.leaves.issuperset(leave):
+        return False
+    visit_get, leave_get = visit.get, leave.get
+    for node, leaving in zip(recording.nodes, recording.leaving):
+        methods = leave_get(type(node).__name__) if leaving else visit_get(type(node).__name__)
+        if methods is not None:
+            for method in methods:
+                method(node)
+    return True

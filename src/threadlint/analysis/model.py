@@ -13,7 +13,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional
 import libcst as cst
 
 from threadlint.analysis.scopes import BUILTIN_NAMES, Binding, Scope, ScopeBuilder
-from threadlint.walk import walk
+from threadlint.walk import Recording, walk
 
 #: Constructors of thread-like objects and the kind of object they make.
 THREAD_CONSTRUCTORS: Dict[str, str] = {
@@ -195,9 +195,11 @@ class _Builder(ScopeBuilder):
 class ModuleAnalysis:
     """Name resolution and shared facts about one parsed module."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, record: Optional[Recording] = None) -> None:
+        """``record``: where to keep the events of this walk, for the engine
+        to replay to the rules."""
         builder = _Builder(module)
-        walk(module, [builder])
+        walk(module, [builder], record=record)
         self.module = module
         self.module_scope = builder.module_scope
         self._scope_of_name = builder.scope_of_name

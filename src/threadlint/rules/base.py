@@ -34,7 +34,7 @@ THREAD_NEEDS: Needs = resolving(THREAD_CONSTRUCTORS)
 #: For rules about code that threads run: every way ``thread_entry`` knows a
 #: function is handed to a thread; ``loop.run_in_executor(None, f)`` makes one
 #: with no import of a threading module.
-THREAD_ENTRY_NEEDS: Needs = resolving(ENTRY_QUALIFIED_NAMES) + ((rb"\brun_in_executor\b",),)
+THREAD_ENTRY_NEEDS: Needs = resolving(ENTRY_QUALIFIED_NAMES) + ((rb"run_in_executor\b",),)
 
 
 class Rule(cst.BatchableCSTVisitor):
