@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faulthandler
+import io
 import multiprocessing
 import os
 import shutil
@@ -49,6 +50,25 @@ def test_parallel_output_is_identical_to_serial(project: List[str]) -> None:
     parallel = runner.run(project, settings, False, "<stdin>", jobs=2)
     assert summary(serial) == summary(parallel)
     assert sum(len(r.findings) for r, _ in serial) > 20
+
+
+def test_standard_input_among_pooled_files_is_read_once(project: List[str], monkeypatch,
+                                                         tmp_path: Path) -> None:
+    """A pooled run reads files twice (the workers are forked in between) but
+    standard input only once; with the cache too, keys follow what is linted."""
+    stdin_text = (FIXTURES / "TL101.py").read_bytes()
+    files = project + [runner.STDIN]
+
+    def run(jobs: int, cache) -> list:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin_text)))
+        return summary(runner.run(files, Settings(root="/"), False, "TL101.py", jobs=jobs, cache=cache))
+
+    serial = run(1, None)
+    assert serial[-1][0] == "TL101.py" and serial[-1][1]
+    assert run(2, None) == serial
+    cache = Cache(str(tmp_path / "cache"))
+    assert run(2, cache) == serial  # cold, filling the cache
+    assert run(2, cache) == serial  # warm
 
 
 def _faulty(original):
