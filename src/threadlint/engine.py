@@ -290,6 +290,7 @@ def _analyse(path: str, source: bytes, settings: Settings):
         return _report(path, source, module, ctx, _run_rules(ctx, rule_classes))
     finally:
         ctx.dismantle()
+        analysis.dismantle()
 
 
 def _report(path: str, source: bytes, module: cst.Module, ctx: LintContext,

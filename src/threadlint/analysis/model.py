@@ -210,6 +210,15 @@ class ModuleAnalysis:
         self.self_attr_values = builder.self_attr_values
         self.thread_classes = self._find_subclasses(THREAD_CONSTRUCTORS)
 
+    def dismantle(self) -> None:
+        """Break the scope <-> binding cycles, which hold the whole tree: with
+        them gone the tree is freed as soon as the engine drops it, instead of
+        by a cyclic collection that must first traverse every node."""
+        for scope in self.scope_of_node.values():
+            scope.bindings.clear()
+            scope.parent = None
+        vars(self).clear()
+
     # -- names ---------------------------------------------------------------
     def scope_of(self, name: cst.Name) -> Optional[Scope]:
         return self._scope_of_name.get(name)
