@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -11,6 +11,7 @@ from threadlint.analysis.scopes import Binding, Scope
 from threadlint.analysis.thread_entry import ThreadFactsFeed, Unit, class_ref, local_bases, \
     unit_label
 from threadlint.rules.base import THREAD_ENTRY_NEEDS, Rule
+from threadlint.walk import walk
 
 if TYPE_CHECKING:  # pragma: no cover
     from threadlint.engine import LintContext
@@ -55,6 +56,55 @@ class _Mutation:
     unit: Unit
     node: cst.CSTNode
     label: str  # "global 'hits'", "class attribute 'Counter.total'"
+    order: int  # position among the unit's mutations and `.set()` calls
+    rebound: Optional[str] = None  # the global name, for a plain `name = value`
+    constant: bool = False  # ... whose value is a literal constant
+
+
+class _NameReads:
+    """Counts loads of one name in a subtree (targets of plain assignments and
+    names in `global`/`nonlocal` statements are not loads)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.stores: Set[int] = set()
+        self.reads = 0
+
+    def _store(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self.stores.add(id(target))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._store(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._store(target.value)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._store(target.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._store(node.target)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.stores.update(id(item.name) for item in node.names)
+
+    visit_Nonlocal = visit_Global  # type: ignore[assignment]
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name and id(node) not in self.stores:
+            self.reads += 1
+
+
+def _is_constant(value: Optional[cst.BaseExpression]) -> bool:
+    """A literal of an immutable type: a number, a string, True, False, None."""
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, (cst.Minus, cst.Plus)):
+        value = value.expression
+    if isinstance(value, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString)):
+        return True
+    if isinstance(value, cst.ConcatenatedString):
+        return _is_constant(value.left) and _is_constant(value.right)
+    return isinstance(value, cst.Name) and value.value in ("True", "False", "None")
 
 
 class UnlockedGlobalMutation(ThreadFactsFeed, Rule):
@@ -150,9 +200,15 @@ class UnlockedGlobalMutation(ThreadFactsFeed, Rule):
       private as a local variable; their attributes are not shared state
       here. Instance attributes (`self.count += 1`) and closure variables
       are out of scope too.
-    - A write published safely by other means (an `Event` set afterwards, a
-      `join()` before the read) is still reported: the rule looks for a lock,
-      not for every happens-before edge.
+    - Two plain rebindings of a global (`name = value`) are not reported:
+      a literal constant (`exit_now = True`, `port = None`, `-1`, `"done"`)
+      stored by a function that never reads that name, a one-way flag whose
+      single store cannot lose an update (a function that reads the flag and
+      then sets it, check-then-set, is reported); and a value followed, in the
+      same function, by a call `.set()` with no arguments (taken to be an
+      `Event`'s), which publishes it to threads that wait for the event.
+      Other happens-before edges (a `join()` before the read, a queue) are not
+      recognised, and item, attribute and method mutations are always judged.
     """
 
     code = "TL301"
@@ -165,21 +221,31 @@ class UnlockedGlobalMutation(ThreadFactsFeed, Rule):
         self.mutations: List[_Mutation] = []
         self._kinds: Dict[Tuple[int, str], Optional[str]] = {}
         self._global_rebinds: Optional[Dict[str, List[Binding]]] = None
+        self._order = 0
+        self._last_set: Dict[Unit, int] = {}  # the order of a unit's last `.set()`
+        self._value: Optional[cst.BaseExpression] = None  # of the plain assignment at hand
 
     # -- collecting ------------------------------------------------------------
-    def _record(self, node: cst.CSTNode, label: Optional[str]) -> None:
+    def _record(self, node: cst.CSTNode, label: Optional[str], rebound: Optional[str] = None) -> None:
         unit = self.facts.current_unit
         if label is None or unit is None or self.facts.lock_held():
             return
-        self.mutations.append(_Mutation(unit, node, label))
+        self._order += 1
+        constant = rebound is not None and _is_constant(self._value)
+        self.mutations.append(_Mutation(unit, node, label, self._order, rebound, constant))
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        simple = len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)
+        self._value = node.value if simple else None
         for target in node.targets:
-            self._target(target.target)
+            self._target(target.target, plain=True)
+        self._value = None
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
-            self._target(node.target)
+            self._value = node.value
+            self._target(node.target, plain=True)
+            self._value = None
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._target(node.target)
@@ -201,23 +267,29 @@ class UnlockedGlobalMutation(ThreadFactsFeed, Rule):
     def visit_Call(self, node: cst.Call) -> None:
         super().visit_Call(node)  # type: ignore[misc]
         func = node.func
-        if not isinstance(func, cst.Attribute) or self.facts.current_unit is None:
+        unit = self.facts.current_unit
+        if not isinstance(func, cst.Attribute) or unit is None:
+            return
+        if func.attr.value == "set" and not node.args:  # `ready.set()`: an Event, most likely
+            self._order += 1
+            self._last_set[unit] = self._order
             return
         shared = self._shared(func.value)
         if shared is not None and func.attr.value in _MUTATING_METHODS.get(shared[1] or "", ()):
             self._record(node, shared[0])
 
-    def _target(self, target: cst.BaseExpression) -> None:
+    def _target(self, target: cst.BaseExpression, plain: bool = False) -> None:
+        """``plain``: the target of `=` (not `+=`, `del`, `for`...)."""
         if self.facts.current_unit is None:
             return  # module-level code runs at import, before any thread
         if isinstance(target, cst.Name):
             if self._declared_global(target):
-                self._record(target, f"global '{target.value}'")
+                self._record(target, f"global '{target.value}'", target.value if plain else None)
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
-                self._target(element.value)
+                self._target(element.value, plain)
         elif isinstance(target, cst.StarredElement):
-            self._target(target.value)
+            self._target(target.value, plain)
         elif isinstance(target, cst.Subscript):
             shared = self._shared(target.value)
             if shared is not None and shared[1] in _ITEM_KINDS:
@@ -374,6 +446,21 @@ class UnlockedGlobalMutation(ThreadFactsFeed, Rule):
         return False
 
     # -- judging ---------------------------------------------------------------
+    def _published(self, mutation: _Mutation) -> bool:
+        """A plain rebinding of a global that cannot lose an update or that is
+        handed over safely: a constant stored by a function that never reads
+        the name (a one-way flag), or a value followed, in the same function,
+        by an event's `set()`, after which readers that waited may read it."""
+        if mutation.rebound is None:
+            return False
+        if mutation.order < self._last_set.get(mutation.unit, 0):
+            return True
+        if not mutation.constant:
+            return False
+        reads = _NameReads(mutation.rebound)
+        walk(mutation.unit, [reads])
+        return reads.reads == 0
+
     def leave_Module(self, original_node: cst.Module) -> None:
         super().leave_Module(original_node)  # type: ignore[misc]
         if not self.mutations:
@@ -381,7 +468,7 @@ class UnlockedGlobalMutation(ThreadFactsFeed, Rule):
         reached = self.facts.reached(unlocked_only=True)
         for mutation in self.mutations:
             entry = reached.get(mutation.unit)
-            if entry is None:
+            if entry is None or self._published(mutation):
                 continue
             if entry.unit is mutation.unit:
                 where = entry.describe()
