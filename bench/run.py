@@ -3,7 +3,7 @@
     python -m pip install -e ".[bench]"
     python bench/run.py                      # stdlib + pinned package corpus, 3 runs each
     python bench/run.py --runs 5 --jobs 2 --corpus packages --out bench/results/latest.md
-    python bench/run.py --pylint-runs 1 --out bench/results/benchmark.md   # as in the README
+    python bench/run.py --runs 5 --pylint-runs 1 --out bench/results/benchmark.md   # as in the README
 
 For each corpus it times, several times each with the median reported:
 threadlint cold (--no-cache), threadlint warm (cache filled, nothing changed),
