@@ -24,6 +24,9 @@ THREAD_CONSTRUCTORS: Dict[str, str] = {
     "multiprocessing.context.Process": "process",
 }
 
+#: Calls returning a multiprocessing context, whose ``Process`` is a process.
+MULTIPROCESSING_CONTEXTS = ("multiprocessing.get_context", "multiprocessing.context.get_context")
+
 EXECUTOR_CONSTRUCTORS: Dict[str, str] = {
     "concurrent.futures.ThreadPoolExecutor": "thread",
     "concurrent.futures.thread.ThreadPoolExecutor": "thread",
@@ -308,10 +311,24 @@ class ModuleAnalysis:
         name = self.resolves_to(call.func, THREAD_CONSTRUCTORS)
         if name is not None:
             return ThreadConstructor(THREAD_CONSTRUCTORS[name])
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "Process" \
+                and self._is_multiprocessing_context(func.value):
+            return ThreadConstructor("process")  # `multiprocessing.get_context("spawn").Process`
         definition = self.local_definition(call.func)
         if isinstance(definition, cst.ClassDef) and definition in self.thread_classes:
             return ThreadConstructor(self.thread_classes[definition], definition)
         return None
+
+    def _is_multiprocessing_context(self, expr: cst.BaseExpression) -> bool:
+        """``multiprocessing.get_context(...)``, or a name or ``self`` attribute
+        every assignment of which is one."""
+        if isinstance(expr, cst.Call):
+            return self.resolves_to(expr.func, MULTIPROCESSING_CONTEXTS) is not None
+        values = self.assigned_values(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
+        return bool(values) and all(
+            isinstance(value, cst.Call) and self.resolves_to(value.func, MULTIPROCESSING_CONTEXTS)
+            is not None for value in values)  # type: ignore[union-attr]
 
     def executor_constructor(self, call: cst.Call) -> Optional[str]:
         name = self.resolves_to(call.func, EXECUTOR_CONSTRUCTORS)

@@ -19,7 +19,8 @@ _SEQUENCE_FACTORIES = ("builtins.tuple", "builtins.list")
 class ThreadArgsNotTuple(Rule):
     """## What it does
     Checks the `args` of `threading.Thread`, `threading.Timer`,
-    `multiprocessing.Process` (and local subclasses of them) for a parenthesised
+    `multiprocessing.Process`, a context's
+    `get_context(...).Process` (and local subclasses of them) for a parenthesised
     single value with no trailing comma, such as `args=(job)`, and for a bare
     string, `args="job"`. The value may be passed by keyword or by position.
 

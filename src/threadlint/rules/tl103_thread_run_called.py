@@ -10,7 +10,8 @@ from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
 class ThreadRunCalled(Rule):
     """## What it does
     Checks for `.run()` called on an object known to be a thread: one made by
-    `threading.Thread`, `threading.Timer`, `multiprocessing.Process` or a local
+    `threading.Thread`, `threading.Timer`, `multiprocessing.Process`, a context's
+    `get_context(...).Process` or a local
     subclass of them, held in a name of the same module or in a `self`
     attribute assigned one.
 

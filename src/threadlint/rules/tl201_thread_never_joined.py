@@ -13,7 +13,8 @@ from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
 class ThreadNeverJoined(LifecycleRuleMixin, Rule):
     """## What it does
     Checks for a non-daemon thread (`threading.Thread`, `threading.Timer`,
-    `multiprocessing.Process`, or a local subclass of them) that is started in
+    `multiprocessing.Process`, a context's
+    `get_context(...).Process`, or a local subclass of them) that is started in
     the module and never joined. The thread is followed through a local
     variable, a `self.<attr>` (a `join()` in any method of the class counts,
     as in a `stop()`/`close()`/`__exit__`), a list, set, dict or deque it is

@@ -25,7 +25,8 @@ class DaemonSetAfterStart(LifecycleRuleMixin, Rule):
     Checks for `t.daemon = ...` or `t.setDaemon(...)` after `t.start()` on the
     same thread in the same function, where `t` is a local variable or a
     `self.<attr>` holding a `threading.Thread`, `threading.Timer`,
-    `multiprocessing.Process` or a local subclass of them, and the `start()`
+    `multiprocessing.Process`, a context's
+    `get_context(...).Process` or a local subclass of them, and the `start()`
     runs before the daemon change on every path (it is earlier, in the same
     block or an enclosing one).
 

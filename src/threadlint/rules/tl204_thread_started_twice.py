@@ -24,7 +24,8 @@ class ThreadStartedTwice(LifecycleRuleMixin, Rule):
     code of one function (the first `start()` runs before the second on
     every path), or once inside a loop body on a thread created before the
     loop. The thread is a local variable or a `self.<attr>` holding a
-    `threading.Thread`, `threading.Timer`, `multiprocessing.Process` or a
+    `threading.Thread`, `threading.Timer`, `multiprocessing.Process`, a context's
+    `get_context(...).Process` or a
     local subclass of them.
 
     ## Why is this bad?
