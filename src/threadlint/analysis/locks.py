@@ -21,10 +21,21 @@ from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set
 
 import libcst as cst
 
-from threadlint.analysis.model import LOCK_CONSTRUCTORS, ModuleAnalysis
+from threadlint.analysis.model import ModuleAnalysis
 
-#: Lock constructors that ``analysis.lock_constructor`` does not list.
-EXTRA_THREAD_LOCKS: Dict[str, str] = {
+#: Constructors of thread (and process) locks, conditions and semaphores.
+THREAD_LOCK_CONSTRUCTORS: Dict[str, str] = {
+    "threading.Lock": "lock",
+    "threading.RLock": "rlock",
+    "threading.Condition": "condition",
+    "threading.Semaphore": "semaphore",
+    "threading.BoundedSemaphore": "semaphore",
+    "_thread.allocate_lock": "lock",
+    "multiprocessing.Lock": "lock",
+    "multiprocessing.RLock": "rlock",
+    "multiprocessing.Condition": "condition",
+    "multiprocessing.Semaphore": "semaphore",
+    "multiprocessing.BoundedSemaphore": "semaphore",
     "threading._allocate_lock": "lock",
     "threading._RLock": "rlock",
     "threading._PyRLock": "rlock",
@@ -50,7 +61,6 @@ ASYNC_LOCK_CONSTRUCTORS: Dict[str, str] = {
     "asyncio.locks.BoundedSemaphore": "semaphore",
 }
 
-THREAD_LOCK_CONSTRUCTORS: Dict[str, str] = {**LOCK_CONSTRUCTORS, **EXTRA_THREAD_LOCKS}
 ALL_LOCK_CONSTRUCTORS: Dict[str, str] = {**THREAD_LOCK_CONSTRUCTORS, **ASYNC_LOCK_CONSTRUCTORS}
 
 # Words that, as a whole part of an identifier, name a lock. "cond" and "cv"

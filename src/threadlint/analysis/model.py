@@ -34,20 +34,6 @@ EXECUTOR_CONSTRUCTORS: Dict[str, str] = {
     "concurrent.futures.process.ProcessPoolExecutor": "process",
 }
 
-LOCK_CONSTRUCTORS: Dict[str, str] = {
-    "threading.Lock": "lock",
-    "threading.RLock": "rlock",
-    "threading.Condition": "condition",
-    "threading.Semaphore": "semaphore",
-    "threading.BoundedSemaphore": "semaphore",
-    "_thread.allocate_lock": "lock",
-    "multiprocessing.Lock": "lock",
-    "multiprocessing.RLock": "rlock",
-    "multiprocessing.Condition": "condition",
-    "multiprocessing.Semaphore": "semaphore",
-    "multiprocessing.BoundedSemaphore": "semaphore",
-}
-
 
 @dataclass(frozen=True)
 class ThreadConstructor:
@@ -334,10 +320,6 @@ class ModuleAnalysis:
         name = self.resolves_to(call.func, EXECUTOR_CONSTRUCTORS)
         return EXECUTOR_CONSTRUCTORS[name] if name is not None else None
 
-    def lock_constructor(self, call: cst.Call) -> Optional[str]:
-        name = self.resolves_to(call.func, LOCK_CONSTRUCTORS)
-        return LOCK_CONSTRUCTORS[name] if name is not None else None
-
     # -- values --------------------------------------------------------------
     def self_attribute(self, expr: cst.BaseExpression) -> Optional[tuple]:
         """``(class, attr)`` when ``expr`` is ``self.attr`` inside a method."""
@@ -415,8 +397,6 @@ def keyword_or_positional(call: cst.Call, keyword: str, index: int) -> Optional[
             return arg
         position += 1
     return None
-
-
 
 
 def thread_class_defines_init(analysis: ModuleAnalysis, cls: Optional[cst.ClassDef]) -> bool:
