@@ -11,7 +11,7 @@ from typing import List, Tuple
 
 import pytest
 
-from threadlint import engine
+from threadlint import engine, positions
 from threadlint.engine import lint_source
 from threadlint.prefilter import EVERY_FILE, Prefilter
 from threadlint.rules import ALL_RULES
@@ -237,7 +237,7 @@ def test_code_ranges_match_libcsts_own_resolution() -> None:
 
     source = (Path(sysconfig.get_paths()["stdlib"]) / "threading.py").read_bytes()
     module = cst.parse_module(source)
-    ours = engine._code_ranges(module)
+    ours = positions.module_ranges(module)
     theirs = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     assert len(ours) == len(theirs) > 10_000
     assert all(ours[node] == theirs[node] for node in theirs)

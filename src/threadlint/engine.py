@@ -14,14 +14,14 @@ import tokenize
 import io
 import traceback
 import warnings
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from threadlint.analysis import ModuleAnalysis
 from threadlint.findings import FileError, Finding, LintResult
 from threadlint.noqa import noqa_lines, suppressed
+from threadlint.positions import spans
 from threadlint.prefilter import prefilter_for
 from threadlint.rules import ALL_RULES, SYNTAX_ERROR_CODE
 from threadlint.rules.base import Report, Rule
@@ -209,37 +209,6 @@ def _run_rules(ctx: LintContext, rule_classes: Sequence[type]) -> List[FileError
     return errors
 
 
-def _code_ranges(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
-    """libcst's PositionProvider ranges for every node of ``module``.
-
-    Resolving through a MetadataWrapper also runs a full batched visit of the
-    tree for the (here empty) set of batchable providers: 40% of the cost on
-    large files. The provider's own generation step skips it; if a libcst
-    release moves that step, the wrapper still answers.
-    """
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    generate = getattr(PositionProvider(), "_gen", None)
-    if generate is not None:
-        try:
-            return generate(wrapper)
-        except (AttributeError, TypeError):
-            pass
-    return wrapper.resolve(PositionProvider)
-
-
-def _positions(module: cst.Module, reports: Iterable[Report]) -> Dict[cst.CSTNode, Tuple[int, int, int, int]]:
-    ranges = _code_ranges(module)
-    result = {}
-    for report in reports:
-        code_range = ranges.get(report.node)
-        if code_range is None:
-            result[report.node] = (1, 1, 1, 1)
-        else:
-            result[report.node] = (code_range.start.line, code_range.start.column + 1,
-                                   code_range.end.line, code_range.end.column + 1)
-    return result
-
-
 def _analyse(path: str, source: bytes, settings: Settings):
     """Parse and run rules once. Returns (findings, fixes, errors, module)."""
     codes = settings.enabled_codes(path)
@@ -300,7 +269,7 @@ def _report(path: str, source: bytes, module: cst.Module, ctx: LintContext,
         return [], [], errors, module
 
     try:
-        positions = _positions(module, ctx.reports)
+        positions = spans(module, source, [report.node for report in ctx.reports], ctx.recording)
     except RecursionError:
         return [], [], errors + [FileError(path, "skipped: nesting too deep to locate findings")], module
     noqa = noqa_lines(source)
