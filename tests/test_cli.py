@@ -232,6 +232,23 @@ def test_extend_exclude_adds_globs_to_the_defaults(tmp_path: Path) -> None:
     assert rows(proc.stdout) == at("src/api.py", jobs_only(["TL101"]))
 
 
+def test_command_line_excludes_are_paths_from_the_current_directory(tmp_path: Path) -> None:
+    """In a subdirectory of a configured project, `--extend-exclude legacy/old`
+    means ./legacy/old from there (the config file's patterns stay relative to
+    its own directory)."""
+    write(tmp_path, {"pyproject.toml": '[tool.threadlint]\nextend-exclude = ["pkg/gen"]\n',
+                     "pkg/legacy/old.py": JOBS, "pkg/gen/api.py": JOBS, "pkg/new.py": JOBS,
+                     "pkg/sub/legacy/old.py": JOBS})
+    proc = tl(["--select", "TL101", "--extend-exclude", "legacy/old.py", "."], tmp_path / "pkg")
+    assert proc.returncode == 1
+    assert rows(proc.stdout) == at("./new.py", jobs_only(["TL101"])) + \
+        at("./sub/legacy/old.py", jobs_only(["TL101"]))
+    # --exclude replaces the default excludes; the file's extend-exclude stays
+    proc = tl(["--select", "TL101", "--exclude", "./sub/", "."], tmp_path / "pkg")
+    assert rows(proc.stdout) == at("./legacy/old.py", jobs_only(["TL101"])) + \
+        at("./new.py", jobs_only(["TL101"]))
+
+
 def test_explicit_files_are_linted_whatever_their_suffix_or_directory(tmp_path: Path) -> None:
     write(tmp_path, {"bin/run-jobs": JOBS, "notes.txt": JOBS, "build/gen.py": JOBS})
     proc = tl(["--select", "TL101", "bin/run-jobs", "notes.txt", "build/gen.py"], tmp_path)

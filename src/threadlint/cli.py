@@ -121,10 +121,21 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["extend_select"] = given.get("extend_select", ())
         changes["inherited"] = None if "select" in given else settings.selected_codes()
     if args.exclude is not None:
-        changes["exclude"] = tuple(args.exclude)
+        changes["exclude"] = tuple(_from_cwd(pattern) for pattern in args.exclude)
     if args.extend_exclude is not None:
-        changes["extend_exclude"] = settings.extend_exclude + tuple(args.extend_exclude)
+        changes["extend_exclude"] = settings.extend_exclude + tuple(
+            _from_cwd(pattern) for pattern in args.extend_exclude)
     return replace(settings, **changes)
+
+
+def _from_cwd(pattern: str) -> str:
+    """A pattern typed on the command line with a directory part means a path
+    from where the user stands, not from the configuration file's directory;
+    a bare name (``legacy``, ``*_pb2.py``) matches anywhere, as in a file."""
+    if "/" not in pattern.replace(os.sep, "/") or os.path.isabs(pattern):
+        return pattern
+    trailing = "/" if pattern.endswith(("/", os.sep)) else ""
+    return os.path.abspath(pattern).replace(os.sep, "/") + trailing
 
 
 def _explain(code: str) -> int:

@@ -63,11 +63,12 @@ def matches_any(path: str, patterns: Sequence[str], root: str) -> bool:
     except ValueError:  # another drive on Windows
         relative = absolute
     relative = relative.replace(os.sep, "/")
+    absolute = absolute.replace(os.sep, "/")
     for pattern in patterns:
         pattern = pattern.replace(os.sep, "/").rstrip("/")
-        if fnmatch.fnmatchcase(relative, pattern) or fnmatch.fnmatchcase(absolute, pattern) \
-                or fnmatch.fnmatchcase(relative, pattern + "/*"):
-            return True
+        for candidate in (relative, absolute):
+            if fnmatch.fnmatchcase(candidate, pattern) or fnmatch.fnmatchcase(candidate, pattern + "/*"):
+                return True
     return False
 
 
