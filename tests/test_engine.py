@@ -35,6 +35,8 @@ def codes(source: str, settings: Settings = SETTINGS) -> List[Tuple[int, int, st
     ("from threading import Thread as T", "T"),
     ("from threading import Timer as Later", "Later"),
     ("import multiprocessing.dummy as md", "md.Process"),
+    ("import threading\nThread = threading.Thread", "Thread"),
+    ("import threading as th\n_T = th.Thread\nWorker = _T", "Worker"),
 ])
 def test_thread_constructors_resolve_through_aliases(header: str, ctor: str) -> None:
     source = f"{header}\n\ndef go(x, f):\n    {ctor}(target=f, args=(x)).start()\n"
@@ -51,6 +53,22 @@ def test_shadowed_and_unrelated_names_are_not_threads() -> None:
         "    Thread(target=f, args=(x))\n"  # imported from elsewhere
         "    threading = None\n"
         "    threading.Thread(target=f, args=(x))\n"  # local shadows the module
+    )
+    assert codes(source) == []
+
+
+def test_aliases_resolve_only_when_every_binding_is_one() -> None:
+    source = (
+        "import threading\n"
+        "Thread = threading.Thread\n"
+        "if DEBUG:\n"
+        "    Thread = make_tracing_thread()\n"  # another value: unknown
+        "def go(x, f):\n"
+        "    Thread(target=f, args=(x))\n"
+        "    loop = loop2 = None\n"
+        "    loop = loop2\n"
+        "    loop2 = loop\n"  # aliases of each other: no answer, no endless loop
+        "    loop(target=f, args=(x))\n"
     )
     assert codes(source) == []
 

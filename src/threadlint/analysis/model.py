@@ -35,6 +35,9 @@ EXECUTOR_CONSTRUCTORS: Dict[str, str] = {
 }
 
 
+_MAX_ALIAS_DEPTH = 8  # `a = b`, `b = a` resolves to nothing instead of looping
+
+
 @dataclass(frozen=True)
 class ThreadConstructor:
     """What a call that makes a thread-like object makes."""
@@ -221,21 +224,38 @@ class ModuleAnalysis:
     def qualified_names(self, expr: cst.BaseExpression) -> FrozenSet[str]:
         """Dotted names ``expr`` may stand for, e.g. ``{"threading.Thread"}``.
 
-        Imports are followed through aliases; a name bound by anything other
-        than an import (a local def, an assignment) contributes nothing, so a
-        local function called ``Thread`` never resolves to ``threading.Thread``.
+        Imports are followed through aliases, and so are plain assignments of
+        a dotted name (``Thread = threading.Thread``) when every binding of the
+        name is one of those; a name bound by anything else (a local def,
+        another value) contributes nothing, so a local function called
+        ``Thread`` never resolves to ``threading.Thread``.
         """
+        return self._qualified(expr, 0)
+
+    def _qualified(self, expr: cst.BaseExpression, depth: int) -> FrozenSet[str]:
         if isinstance(expr, cst.Name):
             found = set()
             bindings = self.bindings(expr)
             if not bindings and expr.value in BUILTIN_NAMES:
                 return frozenset({f"builtins.{expr.value}"})
+            aliases = []
+            only_imports_and_aliases = True
             for binding in bindings:
-                if binding.kind == "import" and binding.qualified:
-                    found.add(binding.qualified)
+                if binding.kind == "import":
+                    if binding.qualified:
+                        found.add(binding.qualified)
+                elif binding.kind == "assign" and isinstance(binding.value, (cst.Name, cst.Attribute)):
+                    aliases.append(binding.value)
+                else:
+                    only_imports_and_aliases = False
+            # `Thread = threading.Thread` stands for what its value stands for,
+            # when every binding of the name is an import or such an alias.
+            if aliases and only_imports_and_aliases and depth < _MAX_ALIAS_DEPTH:
+                for value in aliases:
+                    found.update(self._qualified(value, depth + 1))
             return frozenset(found)
         if isinstance(expr, cst.Attribute):
-            return frozenset(f"{base}.{expr.attr.value}" for base in self.qualified_names(expr.value))
+            return frozenset(f"{base}.{expr.attr.value}" for base in self._qualified(expr.value, depth))
         return frozenset()
 
     def resolves_to(self, expr: cst.BaseExpression, names: Iterable[str]) -> Optional[str]:
