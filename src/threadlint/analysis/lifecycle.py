@@ -1176,6 +1176,11 @@ def _imports_concurrency(analysis: ModuleAnalysis) -> Tuple[bool, Set[str]]:
     for scope in set(analysis.scope_of_node.values()):
         for bindings in scope.bindings.values():
             for binding in bindings:
+                if binding.kind == "assign" and isinstance(binding.value, (cst.Name, cst.Attribute)):
+                    # `Thread = threading.Thread`: an alias, when it resolves
+                    if analysis.resolves_to(binding.value, _CONSTRUCTORS) is not None:
+                        names.add(binding.name)
+                    continue
                 if binding.kind != "import" or not binding.qualified:
                     continue
                 if binding.qualified.split(".", 1)[0] in roots:
