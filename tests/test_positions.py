@@ -92,3 +92,20 @@ def test_shortcut_is_taken_on_ordinary_code_and_refused_when_the_text_differs() 
     walk(bare_module, [], record=bare_recording)
     last = _code_nodes(bare_module, bare_recording)[-1]
     assert positions._statement_spans(bare_module, bare, [last], bare_recording) is None
+
+
+def test_a_failing_shortcut_falls_back_to_the_modules_ranges(monkeypatch) -> None:
+    """If a libcst release changes what the shortcut relies on, findings keep
+    their positions (the whole module's ranges answer)."""
+    source = SOURCES["decorated"].encode()
+    module = cst.parse_module(source)
+    recording = Recording(())
+    walk(module, [], record=recording)
+    node = _code_nodes(module, recording)[-1]
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'PositionProvidingCodegenState' has no attribute 'tokens'")
+
+    monkeypatch.setattr(positions, "_generate", broken)
+    full = positions.module_ranges(module)
+    assert positions.spans(module, source, [node], recording) == {node: positions._span(full[node])}
