@@ -83,37 +83,28 @@ def _statement_spans(module: cst.Module, source: bytes, nodes: Sequence[cst.CSTN
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the file's own SyntaxWarnings
         tree = ast.parse(source)
-    top_lines = _first_code_lines(module.body, tree.body)
-    if top_lines is None:
+    tops = _first_code_lines(module.body, tree.body)
+    if tops is None:
         return None
     text = source.decode(module.encoding)
     line_starts = [0] + [match.end() for match in _NEWLINE.finditer(text)]
     found: Dict[cst.CSTNode, Span] = {}
     for top, member in sorted(set(holders.values())):
         statement: cst.CSTNode = module.body[top]
-        first_line = top_lines[top]
+        first_line, parsed = tops[top]
         indent: List[str] = []
         if member >= 0:
             block = statement.body  # type: ignore[attr-defined]
-            member_lines = _first_code_lines(block.body, _ast_body(tree.body, top_lines, top))
-            if member_lines is None:
+            members = _first_code_lines(block.body, getattr(parsed, "body", []))
+            if members is None:
                 return None
-            statement, first_line = block.body[member], member_lines[member]
+            statement, first_line = block.body[member], members[member][0]
             indent = [module.default_indent if block.indent is None else block.indent]
         generated = _generate(module, statement, first_line, indent, text, line_starts)
         if generated is None:
             return None
         found.update(generated)
     return found if all(node in found for node in nodes) else None
-
-
-def _ast_body(statements: List[ast.stmt], lines: List[int], top: int) -> List[ast.stmt]:
-    """The body of the CPython statement that starts on ``lines[top]``."""
-    for statement in statements:
-        if isinstance(statement, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and \
-                min([statement.lineno] + [d.lineno for d in statement.decorator_list]) == lines[top]:
-            return statement.body
-    return []
 
 
 def _holders(module: cst.Module, nodes: Iterable[cst.CSTNode],
@@ -149,11 +140,11 @@ def _holders(module: cst.Module, nodes: Iterable[cst.CSTNode],
 
 
 def _first_code_lines(statements: Sequence[cst.BaseStatement],
-                      parsed: List[ast.stmt]) -> Optional[List[int]]:
-    """The line of the first token of each of libcst's ``statements`` (a
-    decorator's ``@`` for a decorated definition), from CPython's ``parsed``
-    statements of the same block."""
-    lines: List[int] = []
+                      parsed: List[ast.stmt]) -> Optional[List[Tuple[int, ast.stmt]]]:
+    """For each of libcst's ``statements``: the line of its first token (a
+    decorator's ``@`` for a decorated definition) and its first counterpart
+    among CPython's ``parsed`` statements of the same block."""
+    lines: List[Tuple[int, ast.stmt]] = []
     position = 0
     for statement in statements:
         count = len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
@@ -163,7 +154,7 @@ def _first_code_lines(statements: Sequence[cst.BaseStatement],
         line = first.lineno
         for decorator in getattr(first, "decorator_list", ()):
             line = min(line, decorator.lineno)
-        lines.append(line)
+        lines.append((line, first))
         position += count
     return lines if position == len(parsed) else None
 

@@ -457,25 +457,13 @@ class ThreadFacts:
             arg = keyword_or_positional(call, "func", 0)
             if arg is not None:
                 self._add_entries(arg.value, "to_thread function")
-        elif self._resolves_through_alias(func, _START_NEW_THREAD):
+        elif analysis.resolves_to(func, _START_NEW_THREAD):  # aliases included
             arg = keyword_or_positional(call, "function", 0)
             if arg is not None:
                 self._add_entries(arg.value, "thread target")
 
     def _thread_pool(self, call: cst.Call) -> Optional[str]:
         return "thread" if self.analysis.resolves_to(call.func, _THREAD_POOLS) else None
-
-    def _resolves_through_alias(self, func: cst.BaseExpression, names: Tuple[str, ...]) -> bool:
-        """``func`` is one of ``names``, directly or through a module alias such as
-        ``_start_new_thread = _thread.start_new_thread``."""
-        if self.analysis.resolves_to(func, names):
-            return True
-        if isinstance(func, cst.Name):
-            values = self.analysis.assigned_values(func)
-            return bool(values) and all(
-                isinstance(v, (cst.Name, cst.Attribute)) and self.analysis.resolves_to(v, names)
-                for v in values)  # type: ignore[union-attr]
-        return False
 
     def _add_entries(self, target: cst.BaseExpression, kind: str) -> None:
         for unit in self.callables(target):
