@@ -32,6 +32,16 @@ def fixture_files() -> List[Path]:
     return sorted(FIXTURES.glob("*.py"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-snapshots", action="store_true", default=False,
+                     help="rewrite tests/snapshots/*.txt from the current findings")
+
+
+@pytest.fixture
+def update_snapshots(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-snapshots"))
+
+
 def run_cli(args: Sequence[str], cwd: os.PathLike = ROOT, stdin: str = "") -> subprocess.CompletedProcess:
     """Run threadlint the way a user does, in a subprocess."""
     return subprocess.run(
