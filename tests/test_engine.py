@@ -279,33 +279,33 @@ def test_unvalidated_parse_builds_the_same_tree_and_restores_validation() -> Non
         cst.Name("not a name")  # validation is back for nodes built by hand
 
 
-def test_rules_replay_the_analysis_walk_instead_of_walking_again(monkeypatch) -> None:
-    """Every rule's hooks are covered by what the analysis walk records, so
-    the rules never enumerate the tree themselves; results are the walk's."""
+def test_the_names_walk_is_the_only_walk(monkeypatch) -> None:
+    """Providers and rules replay the names walk's recorded events; nothing
+    enumerates the tree a second time."""
+    import threadlint.model.names as names_module
+
     settings = Settings(root="/")
+    walks = []
+    real_walk = names_module.walk
+
+    def counting_walk(*args, **kwargs):
+        walks.append(args[0])
+        return real_walk(*args, **kwargs)
+
+    monkeypatch.setattr(names_module, "walk", counting_walk)
     for fixture in sorted((Path(__file__).parent.parent / "fixtures").glob("TL[123]*.py")):
-        source = fixture.read_bytes()
-        with monkeypatch.context() as patch:
-            patch.setattr(engine, "replay", lambda *args, **kwargs: False)  # walk
-            walked = lint_source(fixture.name, source, settings).findings
-
-        def no_second_walk(*args, **kwargs):
-            raise AssertionError("rules walked the tree")
-
-        with monkeypatch.context() as patch:
-            patch.setattr(engine, "walk", no_second_walk)
-            replayed = lint_source(fixture.name, source, settings).findings
-        assert replayed == walked and walked, fixture.name
+        walks.clear()
+        findings = lint_source(fixture.name, fixture.read_bytes(), settings).findings
+        assert findings and len(walks) == 1, fixture.name
 
 
-def test_replay_refuses_visitors_that_leave_unrecorded_types() -> None:
+def test_dispatch_refuses_owners_that_leave_unrecorded_types() -> None:
     import libcst as cst
 
-    from threadlint.walk import Recording, replay, walk
+    from threadlint.model import Cursor
+    from threadlint.walk import Recording, dispatch, walk
 
     module = cst.parse_module("def f():\n    return g(1)\n")
-    recording = Recording({"FunctionDef"})
-    walk(module, [], record=recording)
 
     class Calls:
         def __init__(self) -> None:
@@ -318,7 +318,12 @@ def test_replay_refuses_visitors_that_leave_unrecorded_types() -> None:
             self.events.append("leave")
 
     visitor = Calls()
-    assert replay(recording, [visitor]) is False and visitor.events == []
-    recording = Recording({"Call"})
+    recording = Recording({"FunctionDef"})
     walk(module, [], record=recording)
-    assert replay(recording, [visitor]) is True and visitor.events == ["visit", "leave"]
+    with pytest.raises(ValueError, match="Call"):
+        dispatch(recording, [visitor], Cursor(), lambda owner, error: None)
+    assert visitor.events == []
+    recording = Recording({"Call", "FunctionDef", "Lambda", "ClassDef"})
+    walk(module, [], record=recording)
+    dispatch(recording, [visitor], Cursor(), lambda owner, error: None)
+    assert visitor.events == ["visit", "leave"]

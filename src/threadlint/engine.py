@@ -1,8 +1,11 @@
 """Linting one file: a pure function of (path, source bytes, settings).
 
-The pipeline, in order: decode check -> one libcst parse -> one shared analysis
-pass -> one batched traversal running every enabled rule -> positions (only
-when something was reported) -> noqa filtering -> findings, optionally fixed.
+The pipeline, in order: decode check -> prefilter -> one libcst parse ->
+the semantic model in explicit phases (names: the one walk, which records its
+events; facts: the providers the enabled rules require, fed by one replay of
+those events and finished) -> rules (their hooks over a second replay, then
+``finish()``) -> positions (only when something was reported) -> noqa
+filtering -> findings, optionally fixed.
 """
 
 from __future__ import annotations
@@ -14,19 +17,20 @@ import tokenize
 import io
 import traceback
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
 
-from threadlint.analysis import ModuleAnalysis
+from threadlint.compat import parse_unvalidated
 from threadlint.findings import FileError, Finding, LintResult
+from threadlint.model import Cursor, Model, Names, Provider, closure
 from threadlint.noqa import noqa_lines, suppressed
 from threadlint.positions import spans
 from threadlint.prefilter import prefilter_for
 from threadlint.rules import ALL_RULES, SYNTAX_ERROR_CODE
 from threadlint.rules.base import Report, Rule
 from threadlint.settings import Settings
-from threadlint.walk import Recording, left_types, replay, walk
+from threadlint.walk import Recording, dispatch, left_types
 
 MAX_FIX_ROUNDS = 8
 _YOUNG_GARBAGE_WORTH_COLLECTING = 10_000
@@ -37,108 +41,12 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
 _BRACKET_DELTA = {ord("("): 1, ord("["): 1, ord("{"): 1, ord(")"): -1, ord("]"): -1, ord("}"): -1}
 
 
-def _skip_validation(self: cst.CSTNode) -> None:
-    return None
-
-
-def parse_unvalidated(source: bytes) -> cst.Module:
-    """``libcst.parse_module`` without re-validating every node it builds.
-
-    Each libcst node checks its own fields in ``__post_init__``; that guards
-    trees built by hand, but the parser only builds valid ones (libcst's own
-    source notes validation could be skipped when parsing). It is about 12%
-    of the parse, itself most of threadlint's time. Nodes built later, such
-    as fixes, are validated as usual. The switch is process-wide for the
-    length of the parse: threadlint lints one file at a time per process.
-    """
-    node_class = cst.CSTNode
-    validate = node_class.__dict__.get("__post_init__")
-    if validate is None:  # a libcst without the hook: nothing to skip
-        return cst.parse_module(source)
-    node_class.__post_init__ = _skip_validation  # type: ignore[method-assign]
-    try:
-        return cst.parse_module(source)
-    finally:
-        node_class.__post_init__ = validate  # type: ignore[method-assign]
-
-
 def _bracket_depth(source: bytes) -> int:
     """An upper bound on bracket nesting (brackets in strings count too)."""
     brackets = source.translate(None, _NOT_BRACKETS)
     if len(brackets) <= MAX_BRACKET_DEPTH:
         return len(brackets)
     return max(itertools.accumulate(map(_BRACKET_DELTA.__getitem__, brackets)))
-
-
-class LintContext:
-    """What rules share during the traversal of one module."""
-
-    def __init__(self, path: str, module: cst.Module, analysis: ModuleAnalysis,
-                 recording: Optional[Recording] = None) -> None:
-        self.path = path
-        self.module = module
-        self.analysis = analysis
-        self.recording = recording  # the analysis walk's events, to replay
-        self.reports: List[Report] = []
-        self.function_stack: List[cst.CSTNode] = []  # FunctionDef and Lambda nodes
-        self.class_stack: List[cst.ClassDef] = []
-        self.rules: List[Rule] = []  # every rule instance made for this module
-
-    def dismantle(self) -> None:
-        """Drop every reference rules and their shared collectors hold.
-
-        Rules, collectors and this context refer to each other, so without
-        this each module's whole tree would wait for the cyclic collector
-        (measured: peak memory 134 MB -> 262 MB over the package corpus).
-        """
-        for rule in self.rules:
-            vars(rule).clear()
-        vars(self).clear()
-
-    @property
-    def current_function(self) -> Optional[cst.FunctionDef]:
-        """The innermost enclosing ``def`` (lambdas are skipped)."""
-        for node in reversed(self.function_stack):
-            if isinstance(node, cst.FunctionDef):
-                return node
-        return None
-
-    @property
-    def current_class(self) -> Optional[cst.ClassDef]:
-        """The class whose body (directly or in a method) we are in."""
-        return self.class_stack[-1] if self.class_stack else None
-
-
-_CONTEXT_TYPES = (cst.ClassDef, cst.FunctionDef, cst.Lambda)
-
-
-def _traverse(ctx: LintContext, rules: Sequence[Rule]) -> None:
-    """Run every rule's ``visit_*``/``leave_*`` in one pass over the tree: a
-    replay of the analysis walk's events when it recorded what they need.
-
-    The enclosing function and class are pushed before rules visit a node and
-    popped after they leave it, so rules see the same context on both sides.
-    """
-
-    # Exact type checks: isinstance() on libcst classes is slow, and these
-    # classes have no subclasses.
-    def enter(node: cst.CSTNode) -> None:
-        node_type = type(node)
-        if node_type is cst.ClassDef:
-            ctx.class_stack.append(node)  # type: ignore[arg-type]
-        elif node_type is cst.FunctionDef or node_type is cst.Lambda:
-            ctx.function_stack.append(node)
-
-    def exit(node: cst.CSTNode) -> None:
-        node_type = type(node)
-        if node_type is cst.ClassDef:
-            ctx.class_stack.pop()
-        elif node_type is cst.FunctionDef or node_type is cst.Lambda:
-            ctx.function_stack.pop()
-
-    recording = ctx.recording
-    if recording is None or not replay(recording, rules, enter, exit, _CONTEXT_TYPES):
-        walk(ctx.module, rules, enter, exit, _CONTEXT_TYPES)
 
 
 def _compile_error(path: str, source: bytes) -> Optional[Finding]:
@@ -181,35 +89,126 @@ def _decode_error(path: str, source: bytes) -> Optional[Finding]:
     return None
 
 
-def _run_rules(ctx: LintContext, rule_classes: Sequence[type]) -> List[FileError]:
-    """One traversal for all rules; if one fails, isolate it and keep the others."""
-    try:
-        _traverse(ctx, [cls(ctx) for cls in rule_classes])
-        return []
-    except Exception:  # noqa: BLE001 - retried rule by rule below
-        pass
-    errors: List[FileError] = []
-    ctx.reports = []
-    for cls in rule_classes:
-        before = len(ctx.reports)
-        ctx.function_stack.clear()
-        ctx.class_stack.clear()
+class _Failures:
+    """Providers and rules that raised on this file, and what to say about it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.errors: List[FileError] = []
+        self.providers: Set[Type[Provider]] = set()
+
+    def add(self, what: str, error: BaseException) -> None:
+        if isinstance(error, RecursionError):
+            self.errors.append(FileError(self.path, f"{what} skipped: nesting too deep to analyse"))
+            return
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        self.errors.append(FileError(
+            self.path, f"internal error in {what}: {type(error).__name__}: {error} "
+                       f"[{where.filename}:{where.lineno}]"))
+
+    def provider(self, kind: Type[Provider], error: BaseException) -> None:
+        self.providers.add(kind)
+        self.add(f"analysis ({kind.__name__})", error)
+
+    def rule(self, rule: object, error: BaseException) -> None:
+        self.add(f"rule {rule.code} ({rule.name})", error)  # type: ignore[attr-defined]
+
+    def blocks(self, kind: Type[Provider]) -> bool:
+        """Whether ``kind`` or anything it requires has failed."""
+        return any(dependency in self.providers for dependency in closure([kind]))
+
+
+def _build_facts(model: Model, recording: Recording, kinds: Sequence[Type[Provider]],
+                 failures: _Failures) -> None:
+    """The facts phase: build each provider in dependency order, feed the fed
+    ones in one replay, finish them. A provider that raises is dropped, and so
+    is everything that depends on it."""
+    fed: List[Provider] = []
+    for kind in kinds:
+        if kind in model or failures.blocks(kind):
+            continue
         try:
-            _traverse(ctx, [cls(ctx)])
-        except RecursionError:
-            del ctx.reports[before:]
-            errors.append(FileError(ctx.path, f"{cls.code} ({cls.name}) skipped: "
-                                              "nesting too deep to analyse"))
-        except Exception as exc:  # noqa: BLE001 - reported, never raised
-            del ctx.reports[before:]
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            errors.append(FileError(
-                ctx.path, f"internal error in rule {cls.code} ({cls.name}): "
-                          f"{type(exc).__name__}: {exc} [{where.filename}:{where.lineno}]"))
-    return errors
+            provider = kind(model)
+        except Exception as error:  # noqa: BLE001 - reported, never raised
+            failures.provider(kind, error)
+            continue
+        model.add(provider)
+        if provider.fed and _has_hooks(kind):
+            fed.append(provider)
+
+    def failed(provider: object, error: BaseException) -> None:
+        failures.provider(type(provider), error)  # type: ignore[arg-type]
+
+    if fed:
+        dispatch(recording, fed, model.cursor, failed)
+    for provider in fed:
+        if failures.blocks(type(provider)):
+            continue
+        try:
+            provider.finish()
+        except Exception as error:  # noqa: BLE001
+            failures.provider(type(provider), error)
 
 
-def _analyse(path: str, source: bytes, settings: Settings):
+def _run_rules(model: Model, recording: Recording, rule_classes: Sequence[Type[Rule]],
+               failures: _Failures) -> List[Report]:
+    """The rules phase: hooks over one replay, then each rule's ``finish()``.
+    A rule that raises is reported by name and its findings dropped; the
+    others go on, and no fact is computed again."""
+    rules: List[Rule] = []
+    for cls in rule_classes:
+        if any(failures.blocks(kind) for kind in cls.requires):
+            failures.errors.append(FileError(model.path, f"{cls.code} ({cls.name}) skipped: "
+                                                         "the analysis it needs failed"))
+        else:
+            rules.append(cls(model))
+    dead: List[object] = []
+
+    def failed(rule: object, error: BaseException) -> None:
+        failures.rule(rule, error)
+        dead.append(rule)
+
+    hooked = [rule for rule in rules if _has_hooks(type(rule))]
+    if hooked:
+        dispatch(recording, hooked, model.cursor, failed)
+    reports: List[Report] = []
+    for rule in rules:
+        if rule in dead:
+            continue
+        try:
+            rule.finish()
+        except Exception as error:  # noqa: BLE001
+            failures.rule(rule, error)
+            continue
+        reports.extend(rule.reports)
+    return reports
+
+
+def model_for(source: str, *kinds: Type[Provider]) -> Model:
+    """The finished model of ``source`` with ``kinds`` (and what they require):
+    for tests, the REPL and the guide in CONTRIBUTING.md. Raises what a
+    provider raises, where ``lint_source`` would report it."""
+    module = parse_unvalidated(source.encode())
+    order = closure([Names, *kinds])
+    recording = Recording(left_types(order) | {t.__name__ for t in Cursor.TYPES})
+    model = Model(module, Cursor())
+    model.add(Names(model, recording))
+    failures = _Failures("<source>")
+    _build_facts(model, recording, order, failures)
+    for kind in failures.providers:
+        raise RuntimeError(f"{kind.__name__} failed: {failures.errors}")
+    return model
+
+
+def _has_hooks(cls: type) -> bool:
+    return any(name.startswith(("visit_", "leave_")) for name in dir(cls))
+
+
+#: findings, fixes (finding and report), errors, the parsed module
+_Analysis = Tuple[List[Finding], List[Tuple[Finding, Report]], List[FileError], Optional[cst.Module]]
+
+
+def _analyse(path: str, source: bytes, settings: Settings) -> _Analysis:
     """Parse and run rules once. Returns (findings, fixes, errors, module)."""
     codes = settings.enabled_codes(path)
     if not codes:
@@ -246,37 +245,40 @@ def _analyse(path: str, source: bytes, settings: Settings):
 
     if not rule_classes:
         return [], [], [], module
-    recording = Recording(left_types(rule_classes) | {t.__name__ for t in _CONTEXT_TYPES})
+    kinds = closure([Names] + [kind for rule in rule_classes for kind in rule.requires])
+    recording = Recording(left_types([*kinds, *rule_classes])
+                          | {t.__name__ for t in Cursor.TYPES})
+    model = Model(module, Cursor(), path)
     try:
-        analysis = ModuleAnalysis(module, recording)
+        model.add(Names(model, recording))
     except RecursionError:
         return [], [], [FileError(path, "skipped: nesting too deep to analyse")], module
     except Exception as exc:  # noqa: BLE001 - reported, never raised
         return [], [], [FileError(path, f"internal error in analysis: {type(exc).__name__}: {exc}")], module
-
-    ctx = LintContext(path, module, analysis, recording)
+    failures = _Failures(path)
     try:
-        return _report(path, source, module, ctx, _run_rules(ctx, rule_classes))
+        _build_facts(model, recording, kinds, failures)
+        reports = _run_rules(model, recording, rule_classes, failures)
+        return _report(path, source, module, reports, recording, failures.errors)
     finally:
-        ctx.dismantle()
-        analysis.dismantle()
+        model.dismantle()
 
 
-def _report(path: str, source: bytes, module: cst.Module, ctx: LintContext,
-            errors: List[FileError]):
+def _report(path: str, source: bytes, module: cst.Module, reports: List[Report],
+            recording: Recording, errors: List[FileError]) -> _Analysis:
     """Positions, noqa and fixes for what the rules reported."""
-    if not ctx.reports:
+    if not reports:
         return [], [], errors, module
 
     try:
-        positions = spans(module, source, [report.node for report in ctx.reports], ctx.recording)
+        positions = spans(module, source, [report.node for report in reports], recording)
     except RecursionError:
         return [], [], errors + [FileError(path, "skipped: nesting too deep to locate findings")], module
     noqa = noqa_lines(source)
     findings: List[Finding] = []
     fixes: List[Tuple[Finding, Report]] = []
     seen = set()
-    for report in ctx.reports:
+    for report in reports:
         line, col, end_line, end_col = positions[report.node]
         finding = Finding(path, line, col, report.rule.code, report.message,
                           report.replacement is not None, end_line, end_col)

@@ -23,9 +23,9 @@ import warnings
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
-from libcst.metadata.position_provider import PositionProvidingCodegenState
+from libcst.metadata import CodeRange
 
+from threadlint.compat import module_ranges, statement_ranges
 from threadlint.walk import Recording
 
 #: (line, column, end line, end column), 1-based columns.
@@ -33,24 +33,6 @@ Span = Tuple[int, int, int, int]
 
 # libcst's own definition of a line break, for counting lines the same way.
 _NEWLINE = re.compile(r"\r\n?|\n")
-
-
-def module_ranges(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
-    """libcst's PositionProvider ranges for every node of ``module``.
-
-    Resolving through a MetadataWrapper also runs a full batched visit of the
-    tree for the (here empty) set of batchable providers: 40% of the cost on
-    large files. The provider's own generation step skips it; if a libcst
-    release moves that step, the wrapper still answers.
-    """
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    generate = getattr(PositionProvider(), "_gen", None)
-    if generate is not None:
-        try:
-            return generate(wrapper)
-        except (AttributeError, TypeError):
-            pass
-    return wrapper.resolve(PositionProvider)
 
 
 def spans(module: cst.Module, source: bytes, nodes: Sequence[cst.CSTNode],
@@ -164,14 +146,10 @@ def _generate(module: cst.Module, statement: cst.CSTNode, first_code_line: int,
     """Generate ``statement`` (inside blocks indented by ``indent``) with
     positions counted from where it starts in the source; None unless the
     generated text is exactly the source there."""
-    provider = PositionProvider()
-    provider._computed = {}  # what BaseMetadataProvider._gen sets up
-    state = PositionProvidingCodegenState(default_indent=module.default_indent,
-                                          default_newline=module.default_newline,
-                                          provider=provider)
-    state.indent_tokens.extend(indent)
-    statement._codegen(state)
-    code = "".join(state.tokens)
+    generated = statement_ranges(module, statement, indent)
+    if generated is None:
+        return None
+    code, computed = generated
     # Comment and blank lines libcst attaches before the first code line.
     prefix_lines = 0
     for line in _NEWLINE.split(code):
@@ -186,4 +164,4 @@ def _generate(module: cst.Module, statement: cst.CSTNode, first_code_line: int,
     if text[offset:offset + len(code)] != code:
         return None
     shift = start_line - 1
-    return {node: _span(code_range, shift) for node, code_range in provider._computed.items()}
+    return {node: _span(code_range, shift) for node, code_range in computed.items()}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -242,22 +242,65 @@ def walk(root: cst.CSTNode, visitors: Sequence[object],
             extend((kid, False) for kid in kids)
 
 
-def replay(recording: Recording, visitors: Sequence[object],
-           enter: Optional[Callable[[cst.CSTNode], None]] = None,
-           exit: Optional[Callable[[cst.CSTNode], None]] = None,
-           context_types: Sequence[type] = ()) -> bool:
-    """Run ``visitors`` over the recorded events, as :func:`walk` would.
+def check_hooks(cls: type) -> None:
+    """Raise TypeError unless every ``visit_*``/``leave_*`` attribute that
+    ``cls`` defines names a libcst node type: a misspelt hook, or libcst's
+    ``visit_<Node>_<field>`` form, would otherwise never run, silently."""
+    for attribute in vars(cls):
+        if not attribute.startswith(("visit_", "leave_")):
+            continue
+        node_type = getattr(cst, attribute[6:], None)
+        if not (isinstance(node_type, type) and issubclass(node_type, cst.CSTNode)):
+            raise TypeError(f"{cls.__name__}.{attribute}: {attribute[6:]!r} is not a libcst node "
+                            "type; hooks are visit_<Node>(node) and leave_<Node>(node)")
 
-    Returns False, having called nothing, when a visitor leaves a node type
-    whose leave events were not recorded (the caller then walks).
+
+def dispatch(recording: Recording, owners: Sequence[object], cursor: Any,
+             failed: Callable[[object, BaseException], None]) -> None:
+    """Run the hooks of ``owners`` over the recorded events, in order, as
+    :func:`walk` would: ``cursor.enter`` before the hooks visit a node of
+    ``cursor.TYPES`` and ``cursor.exit`` after they leave it.
+
+    An owner whose hook raises is reported through ``failed(owner, error)``
+    and gets no further events; the others go on. The recording must hold
+    the leave events of every type an owner leaves (see :func:`left_types`).
     """
-    visit, leave = _dispatch_tables(visitors, enter, exit, context_types)
+    live = list(owners)
+    dead: List[object] = []
+    visit, leave = _owned_tables(live)
     if not recording.leaves.issuperset(leave):
-        return False
+        raise ValueError(f"leave events not recorded: {sorted(set(leave) - recording.leaves)}")
+    context = {node_type.__name__ for node_type in cursor.TYPES}
+    enter, exit = cursor.enter, cursor.exit
     visit_get, leave_get = visit.get, leave.get
     for node, leaving in zip(recording.nodes, recording.leaving):
-        methods = leave_get(type(node).__name__) if leaving else visit_get(type(node).__name__)
-        if methods is not None:
-            for method in methods:
-                method(node)
-    return True
+        name = type(node).__name__
+        if not leaving and name in context:
+            enter(node)
+        hooks = leave_get(name) if leaving else visit_get(name)
+        if hooks is not None:
+            for owner, method in hooks:
+                if dead and owner in dead:
+                    continue
+                try:
+                    method(node)
+                except Exception as error:  # noqa: BLE001 - reported, the others go on
+                    failed(owner, error)
+                    dead.append(owner)
+                    live.remove(owner)
+                    visit, leave = _owned_tables(live)
+                    visit_get, leave_get = visit.get, leave.get
+        if leaving and name in context:
+            exit(node)
+
+
+def _owned_tables(owners: Sequence[object]) -> Tuple[Dict[str, List[Tuple[object, Method]]],
+                                                      Dict[str, List[Tuple[object, Method]]]]:
+    visit: Dict[str, List[Tuple[object, Method]]] = {}
+    leave: Dict[str, List[Tuple[object, Method]]] = {}
+    for owner in owners:
+        for attribute in _candidate_names(type(owner)):
+            method = getattr(owner, attribute)
+            table = visit if attribute[0] == "v" else leave
+            table.setdefault(attribute[6:], []).append((owner, method))
+    return visit, leave

@@ -1,49 +1,42 @@
-"""What every rule is: a small batchable visitor with a code, a name and a message."""
+"""What every rule is: a small class with a code, a name, hooks and a judgement.
+
+A rule declares the model providers it reads (``requires``) and may define
+``visit_<Node>(node)``/``leave_<Node>(node)`` hooks, which the engine calls in
+source order with :attr:`Rule.cursor` telling the enclosing function and
+class, and :meth:`Rule.finish`, called once after the whole module has been
+seen. Every fact in the model is finished before the first hook runs. A hook
+name that is not a libcst node type is an error when the class is defined.
+See CONTRIBUTING.md for a complete example.
+"""
 
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Optional
+from typing import ClassVar, List, Optional, Tuple, Type
 
 import libcst as cst
 
-from threadlint.analysis import ModuleAnalysis
-from threadlint.analysis.model import THREAD_CONSTRUCTORS
-from threadlint.analysis.thread_entry import ENTRY_QUALIFIED_NAMES
-from threadlint.prefilter import EVERY_FILE, Needs, resolving
-
-if TYPE_CHECKING:  # pragma: no cover
-    from threadlint.engine import LintContext
+from threadlint.model.core import Cursor, Model, Provider
+from threadlint.model.names import Names
+from threadlint.prefilter import EVERY_FILE, Needs
+from threadlint.walk import check_hooks
 
 
 @dataclass
 class Report:
     """A finding before positions are known: the node and what to say about it."""
 
-    rule: type
+    rule: Type["Rule"]
     node: cst.CSTNode
     message: str
     replacement: Optional[cst.CSTNode] = None  # a safe fix, when the rule has one
 
 
-#: Rules about threads made by ``threading.Thread``, ``Timer``, ``Process``
-#: (or local subclasses, whose bases spell those names too).
-THREAD_NEEDS: Needs = resolving(THREAD_CONSTRUCTORS)
-
-#: For rules about code that threads run: every way ``thread_entry`` knows a
-#: function is handed to a thread; ``loop.run_in_executor(None, f)`` makes one
-#: with no import of a threading module.
-THREAD_ENTRY_NEEDS: Needs = resolving(ENTRY_QUALIFIED_NAMES) + ((rb"run_in_executor\b",),)
-
-
-class Rule(cst.BatchableCSTVisitor):
-    """Base class of all rules.
-
-    A rule reads the shared :class:`ModuleAnalysis` (``self.analysis``) and the
-    traversal context (``self.ctx``: the enclosing function and class), and calls
-    :meth:`report`. Its docstring is its user documentation, in ruff's shape.
-    """
+class Rule:
+    """Base class of all rules. Its docstring is its user documentation, in
+    ruff's shape (What it does / Why is this bad? / Example / Use instead /
+    Fix safety / Known limitations)."""
 
     code: ClassVar[str]
     name: ClassVar[str]
@@ -52,16 +45,25 @@ class Rule(cst.BatchableCSTVisitor):
     #: What a file must contain for this rule to find anything in it (see
     #: ``threadlint.prefilter``): files no enabled rule needs are not parsed.
     needs: ClassVar[Needs] = EVERY_FILE
+    #: The model providers this rule reads (their own dependencies follow).
+    requires: ClassVar[Tuple[Type[Provider], ...]] = ()
 
-    def __init__(self, ctx: "LintContext") -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.analysis: ModuleAnalysis = ctx.analysis
-        ctx.rules.append(self)
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        check_hooks(cls)
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.names: Names = model[Names]
+        self.cursor: Cursor = model.cursor
+        self.reports: List[Report] = []
+
+    def finish(self) -> None:
+        """Judge the whole module; called once after the last hook."""
 
     def report(self, node: cst.CSTNode, message: str,
                replacement: Optional[cst.CSTNode] = None) -> None:
-        self.ctx.reports.append(Report(type(self), node, message, replacement))
+        self.reports.append(Report(type(self), node, message, replacement))
 
 
 def snippet(node: cst.CSTNode, limit: int = 40) -> str:

@@ -6,8 +6,11 @@ from typing import Optional
 
 import libcst as cst
 
-from threadlint.analysis.model import keyword_or_positional, thread_class_defines_init
-from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
+from threadlint.model.api import THREAD_NEEDS
+from threadlint.model.classes import Classes
+from threadlint.model.syntax import keyword_or_positional
+from threadlint.model.values import Values
+from threadlint.rules.base import Rule, snippet
 
 # Values that are fine as ``args`` whatever their parentheses: real sequences.
 _SEQUENCE_NODES = (cst.Tuple, cst.List, cst.ListComp, cst.GeneratorExp, cst.Set, cst.SetComp,
@@ -63,10 +66,11 @@ class ThreadArgsNotTuple(Rule):
     needs = THREAD_NEEDS
     summary = "`args` of a thread is a parenthesised value or a string, not a tuple"
     fixable = True
+    requires = (Values,)
 
     def visit_Call(self, node: cst.Call) -> None:
-        ctor = self.analysis.thread_constructor(node)
-        if ctor is None or thread_class_defines_init(self.analysis, ctor.local_class):
+        ctor = self.model[Values].thread_constructor(node)
+        if ctor is None or self.model[Classes].defines_init(ctor.local_class):
             return
         arg = keyword_or_positional(node, "args", ctor.positional_args_index)
         if arg is None:
@@ -100,7 +104,7 @@ class ThreadArgsNotTuple(Rule):
         if isinstance(value, _SEQUENCE_NODES):
             return True
         if isinstance(value, cst.Call):
-            return self.analysis.resolves_to(value.func, _SEQUENCE_FACTORIES) is not None
+            return self.names.resolves_to(value.func, _SEQUENCE_FACTORIES) is not None
         if isinstance(value, cst.IfExp):
             return self._may_be_sequence(value.body) or self._may_be_sequence(value.orelse)
         if isinstance(value, cst.BooleanOperation):
@@ -108,7 +112,7 @@ class ThreadArgsNotTuple(Rule):
         if isinstance(value, cst.BinaryOperation):
             return not self._has_scalar_literal(value)
         if isinstance(value, cst.Name):
-            values = self.analysis.assigned_values(value)
+            values = self.names.assigned_values(value)
             return bool(values) and all(self._may_be_sequence(v) for v in values)
         return False
 

@@ -6,13 +6,11 @@ from typing import Optional
 
 import libcst as cst
 
-from threadlint.analysis.model import (
-    FunctionInfo,
-    keyword_or_positional,
-    returns_no_callable,
-    thread_class_defines_init,
-)
-from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
+from threadlint.model.api import THREAD_NEEDS
+from threadlint.model.classes import Classes
+from threadlint.model.syntax import keyword_or_positional
+from threadlint.model.values import Values, returns_no_callable
+from threadlint.rules.base import Rule, snippet
 
 
 class ThreadTargetCalled(Rule):
@@ -56,12 +54,13 @@ class ThreadTargetCalled(Rule):
     name = "thread-target-called"
     needs = THREAD_NEEDS
     summary = "the thread's target is the result of a call, so the work runs in the calling thread"
+    requires = (Values,)
 
     def visit_Call(self, node: cst.Call) -> None:
         target = self._target_of(node)
         if not isinstance(target, cst.Call):
             return
-        info = self._local_function(target.func)
+        info = self.model[Values].local_function(target.func)
         if info is None or not returns_no_callable(info):
             return
         callee = snippet(target.func)
@@ -72,7 +71,7 @@ class ThreadTargetCalled(Rule):
         elif is_submit:
             advice = f"pass the function and its arguments: `submit({callee}, {arguments})`"
         else:
-            ctor = self.analysis.thread_constructor(node)
+            ctor = self.model[Values].thread_constructor(node)
             keyword = ctor.target_keyword if ctor is not None else "target"
             advice = f"pass the function and its arguments separately: " \
                      f"`{keyword}={callee}, args=({arguments},)`"
@@ -83,28 +82,15 @@ class ThreadTargetCalled(Rule):
         )
 
     def _target_of(self, node: cst.Call) -> Optional[cst.BaseExpression]:
-        ctor = self.analysis.thread_constructor(node)
+        ctor = self.model[Values].thread_constructor(node)
         if ctor is not None:
-            if thread_class_defines_init(self.analysis, ctor.local_class):
+            if self.model[Classes].defines_init(ctor.local_class):
                 return None
             arg = keyword_or_positional(node, ctor.target_keyword, 1)
             return arg.value if arg is not None else None
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "submit" \
-                and self.analysis.is_executor(func.value):
+                and self.model[Values].is_executor(func.value):
             arg = keyword_or_positional(node, "fn", 0)
             return arg.value if arg is not None else None
-        return None
-
-    def _local_function(self, func: cst.BaseExpression) -> Optional[FunctionInfo]:
-        definition = self.analysis.local_definition(func)
-        if definition is None:
-            owner = self.analysis.self_attribute(func)
-            if owner is not None:
-                definition = self.analysis.method(*owner)
-                # An instance attribute of the same name would shadow the method.
-                if owner[1] in self.analysis.self_attr_values.get(owner[0], {}):
-                    return None
-        if isinstance(definition, cst.FunctionDef):
-            return self.analysis.functions.get(definition)
         return None

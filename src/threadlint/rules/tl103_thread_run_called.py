@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
+from threadlint.model.api import THREAD_NEEDS
+from threadlint.model.classes import Classes
+from threadlint.model.syntax import is_super_call
+from threadlint.model.values import Values
+from threadlint.rules.base import Rule, snippet
 
 
 class ThreadRunCalled(Rule):
@@ -44,19 +48,17 @@ class ThreadRunCalled(Rule):
     name = "thread-run-called"
     needs = THREAD_NEEDS
     summary = "`.run()` called on a thread instead of `.start()`"
+    requires = (Values,)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not (isinstance(func, cst.Attribute) and func.attr.value == "run") or node.args:
             return
-        cls = self.ctx.current_class
-        if cls is not None and cls in self.analysis.thread_classes:
+        cls = self.cursor.cls
+        if cls is not None and cls in self.model[Classes].thread_classes:
             return
         receiver = func.value
-        if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name) \
-                and receiver.func.value == "super":
-            return
-        if not self.analysis.is_thread(receiver):
+        if is_super_call(receiver) or not self.model[Values].is_thread(receiver):
             return
         name = snippet(receiver)
         self.report(

@@ -6,11 +6,13 @@ from typing import Set
 
 import libcst as cst
 
-from threadlint.analysis.lifecycle import Fate, LifecycleCollector, LifecycleRuleMixin
-from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
+from threadlint.model.api import THREAD_NEEDS
+from threadlint.model.fates import Fate, Fates
+from threadlint.model.flow import Flow
+from threadlint.rules.base import Rule, snippet
 
 
-class ThreadNeverJoined(LifecycleRuleMixin, Rule):
+class ThreadNeverJoined(Rule):
     """## What it does
     Checks for a non-daemon thread (`threading.Thread`, `threading.Timer`,
     `multiprocessing.Process`, a context's
@@ -93,27 +95,30 @@ class ThreadNeverJoined(LifecycleRuleMixin, Rule):
     needs = THREAD_NEEDS
     summary = "a non-daemon thread is started and never joined"
 
-    def judge(self, lifecycle: LifecycleCollector) -> None:
+    requires = (Fates,)
+
+    def finish(self) -> None:
+        fates, flow = self.model[Fates], self.model[Flow]
         reported: Set[cst.Call] = set()
-        for fate in lifecycle.fates:
+        for fate in fates.fates:
             creation = fate.creation
             if creation.is_executor or not fate.starts or fate.settled:
                 continue
-            if lifecycle.creation_is_daemon(creation):
+            if fates.creation_is_daemon(creation):
                 continue
-            if creation.kind == "process" and lifecycle.reaps_processes:
+            if creation.kind == "process" and fates.reaps_processes:
                 continue
-            if creation.kind != "process" and lifecycle.joins_all_threads:
+            if creation.kind != "process" and fates.joins_all_threads:
                 continue
-            start = min(fate.starts, key=lambda call: _rank(lifecycle, call))
+            start = min(fate.starts, key=lambda call: _rank(flow, call))
             if start in reported:
                 continue
             reported.add(start)
             self.report(start, _message(fate, start))
 
 
-def _rank(lifecycle: LifecycleCollector, call: cst.Call) -> int:
-    site = lifecycle.call_sites.get(call)
+def _rank(flow: Flow, call: cst.Call) -> int:
+    site = flow.call_sites.get(call)
     return site.index if site is not None else 0
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from threadlint.analysis.lifecycle import Fate, LifecycleCollector, LifecycleRuleMixin
-from threadlint.analysis.model import EXECUTOR_CONSTRUCTORS
-from threadlint.prefilter import resolving
+from threadlint.model.api import EXECUTOR_NEEDS
+from threadlint.model.fates import Fate, Fates
 from threadlint.rules.base import Rule, snippet
 
 
-class ExecutorNotShutdown(LifecycleRuleMixin, Rule):
+class ExecutorNotShutdown(Rule):
     """## What it does
     Checks for a `concurrent.futures.ThreadPoolExecutor` or
     `ProcessPoolExecutor` created outside a `with` statement, kept in a local
@@ -57,11 +56,12 @@ class ExecutorNotShutdown(LifecycleRuleMixin, Rule):
 
     code = "TL202"
     name = "executor-not-shutdown"
-    needs = resolving(EXECUTOR_CONSTRUCTORS)
+    needs = EXECUTOR_NEEDS
+    requires = (Fates,)
     summary = "an executor created outside `with` is never shut down"
 
-    def judge(self, lifecycle: LifecycleCollector) -> None:
-        for fate in lifecycle.fates:
+    def finish(self) -> None:
+        for fate in self.model[Fates].fates:
             if not fate.creation.is_executor or fate.handled or fate.escaped:
                 continue
             holder = _holder(fate)

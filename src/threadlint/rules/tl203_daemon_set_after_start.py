@@ -6,21 +6,17 @@ from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 
-from threadlint.analysis.lifecycle import (
-    ATTR_STORE,
-    METHOD,
-    Fate,
-    LifecycleCollector,
-    LifecycleRuleMixin,
-    Site,
-)
-from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
+from threadlint.model.api import THREAD_NEEDS
+from threadlint.model.classes import Classes
+from threadlint.model.fates import Fate, Fates
+from threadlint.model.flow import ATTR_STORE, METHOD, Flow, Role, Site
+from threadlint.rules.base import Rule, snippet
 
 # (site of the receiver, node to report, the receiver expression)
 _Event = Tuple[Site, cst.CSTNode, cst.BaseExpression]
 
 
-class DaemonSetAfterStart(LifecycleRuleMixin, Rule):
+class DaemonSetAfterStart(Rule):
     """## What it does
     Checks for `t.daemon = ...` or `t.setDaemon(...)` after `t.start()` on the
     same thread in the same function, where `t` is a local variable or a
@@ -68,30 +64,33 @@ class DaemonSetAfterStart(LifecycleRuleMixin, Rule):
     needs = THREAD_NEEDS
     summary = "the daemon flag of a thread is changed after `start()`"
 
-    def judge(self, lifecycle: LifecycleCollector) -> None:
+    requires = (Fates,)
+
+    def finish(self) -> None:
+        fates, flow, classes = self.model[Fates], self.model[Flow], self.model[Classes]
         reported: Set[cst.CSTNode] = set()
-        for definition, fates in lifecycle.thread_holders().items():
-            if _overrides_start(lifecycle, fates):
+        for definition, holders in fates.thread_holders().items():
+            if _overrides_start(classes, holders):
                 continue
-            events = [(use.site, use.node) for use in lifecycle.uses_of(definition)
+            events = [(use.site, use.node) for use in flow.uses_of(definition)
                       if use.site.unit is definition.site.unit]
-            starts, changes = _classify(lifecycle, events)
+            starts, changes = _classify(flow, events)
             for change_site, change_node, receiver in changes:
                 for start_site, _, _ in starts:
-                    if start_site.dominates(change_site) and not lifecycle.defs_between(
+                    if start_site.dominates(change_site) and not flow.defs_between(
                             definition, start_site.index, change_site.index):
-                        self._report(change_node, receiver, fates, reported)
+                        self._report(change_node, receiver, holders, reported)
                         break
-        for attr, fates in lifecycle.thread_attrs().items():
-            if _overrides_start(lifecycle, fates):
+        for attr, holders in fates.thread_attrs().items():
+            if _overrides_start(classes, holders):
                 continue
-            events = [(use.site, use.node) for use in lifecycle.attr_uses_of(attr)]
-            starts, changes = _classify(lifecycle, events)
+            events = [(use.site, use.node) for use in flow.attr_uses_of(attr)]
+            starts, changes = _classify(flow, events)
             for change_site, change_node, receiver in changes:
                 for start_site, _, _ in starts:
-                    if start_site.dominates(change_site) and not lifecycle.attr_may_change(
+                    if start_site.dominates(change_site) and not flow.attr_may_change(
                             attr, change_site.unit, start_site.index, change_site.index):
-                        self._report(change_node, receiver, fates, reported)
+                        self._report(change_node, receiver, holders, reported)
                         break
 
     def _report(self, node: cst.CSTNode, receiver: cst.BaseExpression, fates: List[Fate],
@@ -113,28 +112,23 @@ class DaemonSetAfterStart(LifecycleRuleMixin, Rule):
                           f"{failure}: {advice}")
 
 
-def _overrides_start(lifecycle: LifecycleCollector, fates) -> bool:
+def _overrides_start(classes: Classes, fates: List[Fate]) -> bool:
     return any(fate.creation.ctor is not None
-               and lifecycle.class_overrides(fate.creation.ctor.local_class, "start")
+               and classes.overrides(fate.creation.ctor.local_class, "start")
                for fate in fates)
 
 
-def _classify(lifecycle: LifecycleCollector, events) -> Tuple[List[_Event], List[_Event]]:
+def _classify(flow: Flow, events: List[Tuple[Site, cst.CSTNode]]) -> Tuple[List[_Event], List[_Event]]:
     starts: List[_Event] = []
     changes: List[_Event] = []
     for site, node in events:
-        role = lifecycle.role_of(node)
-        if not role:
+        role: Optional[Role] = flow.role_of(node)
+        if role is None:
             continue
-        if role[0] == METHOD and role[1] == "start":
-            starts.append((site, role[2], node))
-        elif role[0] == METHOD and role[1] == "setDaemon":
-            changes.append((site, role[2], node))
-        elif role[0] == ATTR_STORE and role[1] == "daemon":
-            changes.append((site, _statement_target(role), node))
+        if role.kind == METHOD and role.name == "start" and role.call is not None:
+            starts.append((site, role.call, node))
+        elif role.kind == METHOD and role.name == "setDaemon" and role.call is not None:
+            changes.append((site, role.call, node))
+        elif role.kind == ATTR_STORE and role.name == "daemon" and role.node is not None:
+            changes.append((site, role.node, node))  # `t.daemon = ...`: the attribute
     return starts, changes
-
-
-def _statement_target(role) -> cst.CSTNode:
-    target: Optional[cst.CSTNode] = role[3] if len(role) > 3 else None
-    return target if target is not None else role[2]

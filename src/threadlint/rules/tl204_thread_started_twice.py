@@ -6,18 +6,15 @@ from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 
-from threadlint.analysis.lifecycle import (
-    METHOD,
-    Def,
-    Fate,
-    LifecycleCollector,
-    LifecycleRuleMixin,
-    Site,
-)
-from threadlint.rules.base import THREAD_NEEDS, Rule, snippet
+from threadlint.model.api import THREAD_NEEDS
+from threadlint.model.classes import Classes
+from threadlint.model.fates import Fate, Fates
+from threadlint.model.flow import METHOD, Def, Flow, Site
+from threadlint.model.names import SelfAttr
+from threadlint.rules.base import Rule, snippet
 
 
-class ThreadStartedTwice(LifecycleRuleMixin, Rule):
+class ThreadStartedTwice(Rule):
     """## What it does
     Checks for `start()` called again on a thread object that was already
     started, with no new assignment in between: either twice in straight-line
@@ -72,16 +69,19 @@ class ThreadStartedTwice(LifecycleRuleMixin, Rule):
     needs = THREAD_NEEDS
     summary = "`start()` is called again on a thread that was already started"
 
-    def judge(self, lifecycle: LifecycleCollector) -> None:
+    requires = (Fates,)
+
+    def finish(self) -> None:
+        fates, flow, classes = self.model[Fates], self.model[Flow], self.model[Classes]
         reported: Set[cst.Call] = set()
         handles: List[_Handle] = []
-        for definition, fates in lifecycle.thread_holders().items():
-            handles.append(_LocalHandle(lifecycle, definition, fates))
-        for attr, fates in lifecycle.thread_attrs().items():
-            handles.append(_AttrHandle(lifecycle, attr, fates))
+        for definition, holders in fates.thread_holders().items():
+            handles.append(_LocalHandle(flow, definition, holders))
+        for attr, holders in fates.thread_attrs().items():
+            handles.append(_AttrHandle(flow, attr, holders))
         for handle in handles:
             if any(fate.creation.ctor is not None
-                   and lifecycle.class_overrides(fate.creation.ctor.local_class, "start")
+                   and classes.overrides(fate.creation.ctor.local_class, "start")
                    for fate in handle.fates):
                 continue
             starts = sorted(handle.starts(), key=lambda event: event[0].index)
@@ -101,7 +101,7 @@ class ThreadStartedTwice(LifecycleRuleMixin, Rule):
                         f"above, which raises {error}: a {noun} object runs only once, so "
                         f"create a new one before starting it again",
                     )
-                elif _restarted_in_loop(lifecycle, handle, site):
+                elif _restarted_in_loop(flow, handle, site):
                     reported.add(call)
                     self.report(
                         call,
@@ -134,67 +134,66 @@ class _Handle:
 
 
 class _LocalHandle(_Handle):
-    def __init__(self, lifecycle: LifecycleCollector, definition: Def, fates: List[Fate]) -> None:
-        self.lifecycle = lifecycle
+    def __init__(self, flow: Flow, definition: Def, fates: List[Fate]) -> None:
+        self.flow = flow
         self.definition = definition
         self.fates = fates
 
     def starts(self) -> List[_Start]:
-        return [(use.site, self.lifecycle.role_of(use.node)[2], use.node)
-                for use in self.lifecycle.uses_of(self.definition)
-                if use.site.unit is self.definition.site.unit and _is_start(self.lifecycle, use.node)]
+        return [(use.site, _start_call(self.flow, use.node), use.node)
+                for use in self.flow.uses_of(self.definition)
+                if use.site.unit is self.definition.site.unit and _is_start(self.flow, use.node)]
 
     def rebound(self, unit: cst.CSTNode, first: int, last: int) -> bool:
-        return self.lifecycle.defs_between(self.definition, first, last)
+        return self.flow.defs_between(self.definition, first, last)
 
     def made_inside(self, block: cst.CSTNode) -> bool:
         return block in self.definition.site.blocks
 
     def mentioned(self, unit: cst.CSTNode, first: int, last: int) -> bool:
         key = (self.definition.scope, self.definition.name)
-        return any(first < use.site.index < last for use in self.lifecycle.uses.get(key, ()))
+        return any(first < use.site.index < last for use in self.flow.uses.get(key, ()))
 
 
 class _AttrHandle(_Handle):
-    def __init__(self, lifecycle: LifecycleCollector, attr: Tuple[cst.ClassDef, str],
-                 fates: List[Fate]) -> None:
-        self.lifecycle = lifecycle
+    def __init__(self, flow: Flow, attr: SelfAttr, fates: List[Fate]) -> None:
+        self.flow = flow
         self.attr = attr
         self.fates = fates
 
     def starts(self) -> List[_Start]:
-        return [(use.site, self.lifecycle.role_of(use.node)[2], use.node)
-                for use in self.lifecycle.attr_uses_of(self.attr)
-                if _is_start(self.lifecycle, use.node)]
+        return [(use.site, _start_call(self.flow, use.node), use.node)
+                for use in self.flow.attr_uses_of(self.attr)
+                if _is_start(self.flow, use.node)]
 
     def rebound(self, unit: cst.CSTNode, first: int, last: int) -> bool:
-        return self.lifecycle.attr_may_change(self.attr, unit, first, last)
+        return self.flow.attr_may_change(self.attr, unit, first, last)
 
     def made_inside(self, block: cst.CSTNode) -> bool:
         return False  # judged by rebound() over the loop's span
 
     def mentioned(self, unit: cst.CSTNode, first: int, last: int) -> bool:
         return any(use.site.unit is unit and first < use.site.index < last
-                   for use in self.lifecycle.attr_uses_of(self.attr))
+                   for use in self.flow.attr_uses_of(self.attr))
 
 
-def _is_start(lifecycle: LifecycleCollector, node: cst.CSTNode) -> bool:
-    role = lifecycle.role_of(node)
-    return bool(role) and role[0] == METHOD and role[1] == "start"
+def _is_start(flow: Flow, node: cst.CSTNode) -> bool:
+    role = flow.role_of(node)
+    return role is not None and role.kind == METHOD and role.name == "start"
 
 
-def _restarted_in_loop(lifecycle: LifecycleCollector, handle: _Handle, start: Site) -> bool:
+def _restarted_in_loop(flow: Flow, handle: _Handle, start: Site) -> bool:
     loop_block = start.blocks[-1]
-    loop = lifecycle.loop_of_block.get(loop_block)
+    loop = flow.loop_of_block.get(loop_block)
     if loop is None or handle.made_inside(loop_block):
         return False
-    top, end = lifecycle.block_span[loop_block]
+    top, end = flow.block_span[loop_block]
     if handle.rebound(start.unit, top - 1, end + 1):
         return False
-    for kind, site in lifecycle.jumps:
+    for kind, site in flow.jumps:
         if not (top <= site.index <= end) or site.unit is not start.unit:
             continue
-        innermost = _innermost_loop(lifecycle, site.blocks)
+        innermost = _innermost_loop(flow, site.blocks)
         if kind == "return" and site.index > start.index:
             return False
         if kind == "break" and innermost is loop_block and site.index > start.index:
@@ -202,14 +201,20 @@ def _restarted_in_loop(lifecycle: LifecycleCollector, handle: _Handle, start: Si
         if kind == "continue" and innermost is loop_block and site.index < start.index:
             return False
     if isinstance(loop, cst.While):
-        first, last = lifecycle.while_test_span.get(loop, (0, 0))
+        first, last = flow.while_test_span.get(loop, (0, 0))
         if handle.mentioned(start.unit, first, last):
             return False
     return True
 
 
-def _innermost_loop(lifecycle: LifecycleCollector, blocks) -> Optional[cst.CSTNode]:
+def _innermost_loop(flow: Flow, blocks: Tuple[cst.CSTNode, ...]) -> Optional[cst.CSTNode]:
     for block in reversed(blocks):
-        if block in lifecycle.loop_of_block:
+        if block in flow.loop_of_block:
             return block
     return None
+
+
+def _start_call(flow: Flow, node: cst.CSTNode) -> cst.Call:
+    role = flow.role_of(node)
+    assert role is not None and role.call is not None  # filtered by _is_start
+    return role.call

@@ -6,8 +6,8 @@ from typing import Optional
 
 import libcst as cst
 
-from threadlint.analysis.locks import ALL_LOCK_CONSTRUCTORS
-from threadlint.prefilter import resolving
+from threadlint.model.api import ALL_LOCK_CONSTRUCTORS, LOCK_NEEDS
+from threadlint.model.values import Values
 from threadlint.rules.base import Rule, snippet
 
 
@@ -50,7 +50,8 @@ class LockCreatedInline(Rule):
 
     code = "TL302"
     name = "lock-created-inline"
-    needs = resolving(ALL_LOCK_CONSTRUCTORS)
+    needs = LOCK_NEEDS
+    requires = (Values,)
     summary = "a lock is created in the `with` that acquires it, so it guards nothing"
 
     def visit_With(self, node: cst.With) -> None:
@@ -70,10 +71,9 @@ class LockCreatedInline(Rule):
             )
 
     def _fresh_lock(self, call: cst.Call) -> Optional[str]:
-        name = self.analysis.resolves_to(call.func, ALL_LOCK_CONSTRUCTORS)
-        if name is None:
+        kind = self.model[Values].lock_constructor(call, ALL_LOCK_CONSTRUCTORS)
+        if kind is None:
             return None
-        kind = ALL_LOCK_CONSTRUCTORS[name]
         if kind == "condition" and any(arg.keyword is None or arg.keyword.value == "lock"
                                        for arg in call.args):
             return None  # Condition(lock) acquires that lock, which may be shared

@@ -1,58 +1,28 @@
-"""The per-module analysis every rule asks its name and scope questions of.
+"""Names: scopes, bindings, imports and qualified names; functions and classes.
 
-Rules never look at libcst metadata providers or walk the tree for facts of
-their own: they call the methods here. That keeps the implementation (today a
-single hand-written traversal, see ``scopes.py``) free to change.
+The first phase of the model, and the only provider that walks the tree: one
+iterative walk (``threadlint.walk``) builds the scope table and records the
+events every later replay uses. Everything else about names is a query here,
+so ``import threading as th``, ``from threading import Thread as T``, plain
+aliases (``Thread = threading.Thread``) and shadowing resolve the same way for
+every provider and rule.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional
+from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 import libcst as cst
 
-from threadlint.analysis.scopes import BUILTIN_NAMES, Binding, Scope, ScopeBuilder
+from threadlint.model.core import Model, Provider, Unit
+from threadlint.model.scopes import BUILTIN_NAMES, Binding, Scope, ScopeBuilder
 from threadlint.walk import Recording, walk
-
-#: Constructors of thread-like objects and the kind of object they make.
-THREAD_CONSTRUCTORS: Dict[str, str] = {
-    "threading.Thread": "thread",
-    "threading.Timer": "timer",
-    "multiprocessing.dummy.Process": "thread",
-    "multiprocessing.Process": "process",
-    "multiprocessing.context.Process": "process",
-}
-
-#: Calls returning a multiprocessing context, whose ``Process`` is a process.
-MULTIPROCESSING_CONTEXTS = ("multiprocessing.get_context", "multiprocessing.context.get_context")
-
-EXECUTOR_CONSTRUCTORS: Dict[str, str] = {
-    "concurrent.futures.ThreadPoolExecutor": "thread",
-    "concurrent.futures.thread.ThreadPoolExecutor": "thread",
-    "concurrent.futures.ProcessPoolExecutor": "process",
-    "concurrent.futures.process.ProcessPoolExecutor": "process",
-}
-
 
 _MAX_ALIAS_DEPTH = 8  # `a = b`, `b = a` resolves to nothing instead of looping
 
-
-@dataclass(frozen=True)
-class ThreadConstructor:
-    """What a call that makes a thread-like object makes."""
-
-    kind: str  # thread, timer or process
-    local_class: Optional[cst.ClassDef] = None
-
-    @property
-    def positional_args_index(self) -> int:
-        """Index of ``args`` among the positional parameters."""
-        return 2 if self.kind == "timer" else 3
-
-    @property
-    def target_keyword(self) -> str:
-        return "function" if self.kind == "timer" else "target"
+#: A ``self.<attr>`` of a class: the class and the attribute name.
+SelfAttr = Tuple[cst.ClassDef, str]
 
 
 @dataclass(eq=False)
@@ -87,8 +57,11 @@ class FunctionInfo:
 class _Builder(ScopeBuilder):
     """Scopes plus the few per-function and per-class facts the rules share."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, record: Optional[Recording]) -> None:
         super().__init__(module)
+        self.record = record
+        # Each def's and lambda's events in the recording: [first, last).
+        self.unit_spans: Dict[cst.CSTNode, List[int]] = {}
         self.functions: Dict[cst.FunctionDef, FunctionInfo] = {}
         self.function_stack: List[Optional[FunctionInfo]] = []
         self.class_stack: List[cst.ClassDef] = []
@@ -112,18 +85,30 @@ class _Builder(ScopeBuilder):
                 info.self_name = params[0].name.value
         self.functions[node] = info
         self.function_stack.append(info)
+        self._open_span(node)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         super().leave_FunctionDef(original_node)
         self.function_stack.pop()
+        self._close_span(original_node)
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         super().visit_Lambda(node)
         self.function_stack.append(None)
+        self._open_span(node)
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         super().leave_Lambda(original_node)
         self.function_stack.pop()
+        self._close_span(original_node)
+
+    def _open_span(self, node: cst.CSTNode) -> None:
+        if self.record is not None:  # the walk notes an event before its hooks
+            self.unit_spans[node] = [len(self.record.nodes) - 1, -1]
+
+    def _close_span(self, node: cst.CSTNode) -> None:
+        if self.record is not None:
+            self.unit_spans[node][1] = len(self.record.nodes)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         super().visit_ClassDef(node)
@@ -184,15 +169,19 @@ class _Builder(ScopeBuilder):
             self._record_self_attr(node.asname.name, node.item)
 
 
-class ModuleAnalysis:
-    """Name resolution and shared facts about one parsed module."""
+class Names(Provider):
+    """Name resolution and the per-function and per-class tables of a module."""
 
-    def __init__(self, module: cst.Module, record: Optional[Recording] = None) -> None:
-        """``record``: where to keep the events of this walk, for the engine
-        to replay to the rules."""
-        builder = _Builder(module)
+    def __init__(self, model: Model, record: Optional[Recording] = None) -> None:
+        """Walks ``model.module``; ``record`` keeps the walk's events, for the
+        engine to replay to the fed providers and the rules."""
+        super().__init__(model)
+        module = model.module
+        builder = _Builder(module, record)
         walk(module, [builder], record=record)
         self.module = module
+        self.recording = record
+        self.unit_spans = builder.unit_spans
         self.module_scope = builder.module_scope
         self._scope_of_name = builder.scope_of_name
         self.scope_of_node = builder.scope_of_node
@@ -200,7 +189,6 @@ class ModuleAnalysis:
         self.classes = builder.classes
         self.methods = builder.methods
         self.self_attr_values = builder.self_attr_values
-        self.thread_classes = self._find_subclasses(THREAD_CONSTRUCTORS)
 
     def dismantle(self) -> None:
         """Break the scope <-> binding cycles, which hold the whole tree: with
@@ -276,33 +264,37 @@ class ModuleAnalysis:
         return bindings[0].node
 
     # -- classes and methods -------------------------------------------------
-    def _find_subclasses(self, roots: Dict[str, str]) -> Dict[cst.ClassDef, str]:
-        found: Dict[cst.ClassDef, str] = {}
-        changed = True
-        while changed:
-            changed = False
-            for cls in self.classes:
-                if cls in found:
-                    continue
-                for base in cls.bases:
-                    if base.keyword is not None:
-                        continue
-                    kind = self._class_kind(base.value, roots, found)
-                    if kind is not None:
-                        found[cls] = kind
-                        changed = True
-                        break
-        return found
+    def function_info(self, unit: Optional[cst.CSTNode]) -> Optional[FunctionInfo]:
+        return self.functions.get(unit) if isinstance(unit, cst.FunctionDef) else None
 
-    def _class_kind(self, expr: cst.BaseExpression, roots: Dict[str, str],
-                    local: Dict[cst.ClassDef, str]) -> Optional[str]:
-        name = self.resolves_to(expr, roots)
-        if name is not None:
-            return roots[name]
-        definition = self.local_definition(expr)
-        if isinstance(definition, cst.ClassDef):
-            return local.get(definition)
-        return None
+    def unit_label(self, unit: Unit) -> str:
+        """``worker``, ``Poller.run`` or ``lambda``, for messages."""
+        if isinstance(unit, cst.Lambda):
+            return "lambda"
+        info = self.functions.get(unit)
+        if info is not None and info.cls is not None:
+            return f"{info.cls.name.value}.{unit.name.value}"
+        return unit.name.value
+
+    def loads_in(self, unit: Unit, name: str) -> int:
+        """How often ``name`` is read inside ``unit`` (nested code included):
+        targets of plain assignments and names in ``global``/``nonlocal``
+        statements are not reads. Counted over the unit's recorded events."""
+        span = self.unit_spans.get(unit)
+        counter = _NameReads(name)
+        if span is None or self.recording is None or span[1] < 0:
+            walk(unit, [counter])
+            return counter.reads
+        nodes, leaving = self.recording.nodes, self.recording.leaving
+        hooks = {"Assign": counter.visit_Assign, "AnnAssign": counter.visit_AnnAssign,
+                 "Global": counter.visit_Global, "Nonlocal": counter.visit_Global,
+                 "Name": counter.visit_Name}
+        for index in range(span[0], span[1]):
+            if not leaving[index]:
+                hook = hooks.get(type(nodes[index]).__name__)
+                if hook is not None:
+                    hook(nodes[index])  # type: ignore[operator]
+        return counter.reads
 
     def method(self, cls: cst.ClassDef, name: str) -> Optional[cst.FunctionDef]:
         return self.methods.get(cls, {}).get(name)
@@ -311,37 +303,8 @@ class ModuleAnalysis:
         info = self.functions.get(func) if func is not None else None
         return info.cls if info is not None else None
 
-    # -- constructors --------------------------------------------------------
-    def thread_constructor(self, call: cst.Call) -> Optional[ThreadConstructor]:
-        """What thread-like object ``call`` makes, or None."""
-        name = self.resolves_to(call.func, THREAD_CONSTRUCTORS)
-        if name is not None:
-            return ThreadConstructor(THREAD_CONSTRUCTORS[name])
-        func = call.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "Process" \
-                and self._is_multiprocessing_context(func.value):
-            return ThreadConstructor("process")  # `multiprocessing.get_context("spawn").Process`
-        definition = self.local_definition(call.func)
-        if isinstance(definition, cst.ClassDef) and definition in self.thread_classes:
-            return ThreadConstructor(self.thread_classes[definition], definition)
-        return None
-
-    def _is_multiprocessing_context(self, expr: cst.BaseExpression) -> bool:
-        """``multiprocessing.get_context(...)``, or a name or ``self`` attribute
-        every assignment of which is one."""
-        if isinstance(expr, cst.Call):
-            return self.resolves_to(expr.func, MULTIPROCESSING_CONTEXTS) is not None
-        values = self.assigned_values(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
-        return bool(values) and all(
-            isinstance(value, cst.Call) and self.resolves_to(value.func, MULTIPROCESSING_CONTEXTS)
-            is not None for value in values)  # type: ignore[union-attr]
-
-    def executor_constructor(self, call: cst.Call) -> Optional[str]:
-        name = self.resolves_to(call.func, EXECUTOR_CONSTRUCTORS)
-        return EXECUTOR_CONSTRUCTORS[name] if name is not None else None
-
     # -- values --------------------------------------------------------------
-    def self_attribute(self, expr: cst.BaseExpression) -> Optional[tuple]:
+    def self_attribute(self, expr: cst.BaseExpression) -> Optional[SelfAttr]:
         """``(class, attr)`` when ``expr`` is ``self.attr`` inside a method."""
         if not (isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name)):
             return None
@@ -379,92 +342,37 @@ class ModuleAnalysis:
             return list(recorded)  # type: ignore[arg-type]
         return None
 
-    def made_by(self, expr: cst.BaseExpression, kind_of) -> Optional[List[str]]:
-        """Kinds of object ``expr`` is built as, when every value it holds is a call
-        that ``kind_of`` classifies; otherwise None."""
-        if isinstance(expr, cst.Call):
-            kind = kind_of(expr)
-            return [kind] if kind is not None else None
-        values = self.assigned_values(expr)
-        if not values:
-            return None
-        kinds = []
-        for value in values:
-            kind = kind_of(value) if isinstance(value, cst.Call) else None
-            if kind is None:
-                return None
-            kinds.append(kind)
-        return kinds
 
-    def is_thread(self, expr: cst.BaseExpression) -> bool:
-        return self.made_by(expr, self.thread_constructor) is not None
+class _NameReads:
+    """Counts loads of one name (targets of plain assignments and names in
+    ``global``/``nonlocal`` statements are not loads); parents come first."""
 
-    def is_executor(self, expr: cst.BaseExpression) -> bool:
-        return self.made_by(expr, self.executor_constructor) is not None
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.stores: set = set()
+        self.reads = 0
 
+    def _store(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self.stores.add(id(target))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._store(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._store(target.value)
 
-def keyword_or_positional(call: cst.Call, keyword: str, index: int) -> Optional[cst.Arg]:
-    """The argument bound to parameter ``keyword`` at position ``index``."""
-    position = 0
-    for arg in call.args:
-        if arg.keyword is not None:
-            if arg.keyword.value == keyword:
-                return arg
-            continue
-        if arg.star:
-            return None  # positions after *args are unknowable
-        if position == index:
-            return arg
-        position += 1
-    return None
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._store(target.target)
 
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._store(node.target)
 
-def thread_class_defines_init(analysis: ModuleAnalysis, cls: Optional[cst.ClassDef]) -> bool:
-    """Whether a local thread subclass (or a local base of it) has its own ``__init__``,
-    so the standard ``Thread`` parameters may mean something else."""
-    seen = set()
-    while cls is not None and cls not in seen:
-        seen.add(cls)
-        if analysis.method(cls, "__init__") is not None:
-            return True
-        parent = None
-        for base in cls.bases:
-            definition = analysis.local_definition(base.value)
-            if isinstance(definition, cst.ClassDef) and definition in analysis.thread_classes:
-                parent = definition
-                break
-        cls = parent
-    return False
+    def visit_Global(self, node: cst.Global) -> None:
+        self.stores.update(id(item.name) for item in node.names)
 
+    visit_Nonlocal = visit_Global
 
-LITERAL_TYPES = (
-    cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
-    cst.FormattedString, cst.Tuple, cst.List, cst.Dict, cst.Set, cst.ListComp, cst.SetComp,
-    cst.DictComp, cst.Comparison,
-)
-
-
-def is_plain_literal(expr: Optional[cst.BaseExpression]) -> bool:
-    """A value that is clearly not callable: literals, None/True/False, comparisons."""
-    if expr is None:
-        return True
-    if isinstance(expr, LITERAL_TYPES):
-        return True
-    if isinstance(expr, cst.Name) and expr.value in ("None", "True", "False"):
-        return True
-    if isinstance(expr, cst.UnaryOperation):
-        return is_plain_literal(expr.expression)
-    return False
-
-
-def returns_no_callable(info: FunctionInfo) -> bool:
-    """True when calling the function clearly gives back something not callable.
-
-    Generators, coroutines and decorated functions are never judged: what the
-    call returns is not what the ``def`` says.
-    """
-    if info.has_yield or info.is_async:
-        return False
-    if any(name not in ("staticmethod", "classmethod") for name in info.decorator_names):
-        return False
-    return all(is_plain_literal(ret.value) for ret in info.returns)
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name and id(node) not in self.stores:
+            self.reads += 1

@@ -16,52 +16,13 @@ Two questions the shared-state rules ask over and over:
 
 from __future__ import annotations
 
-import re
-from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set
+from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from threadlint.analysis.model import ModuleAnalysis
-
-#: Constructors of thread (and process) locks, conditions and semaphores.
-THREAD_LOCK_CONSTRUCTORS: Dict[str, str] = {
-    "threading.Lock": "lock",
-    "threading.RLock": "rlock",
-    "threading.Condition": "condition",
-    "threading.Semaphore": "semaphore",
-    "threading.BoundedSemaphore": "semaphore",
-    "_thread.allocate_lock": "lock",
-    "multiprocessing.Lock": "lock",
-    "multiprocessing.RLock": "rlock",
-    "multiprocessing.Condition": "condition",
-    "multiprocessing.Semaphore": "semaphore",
-    "multiprocessing.BoundedSemaphore": "semaphore",
-    "threading._allocate_lock": "lock",
-    "threading._RLock": "rlock",
-    "threading._PyRLock": "rlock",
-    "threading._CRLock": "rlock",
-    "_thread.allocate": "lock",
-    "_thread.RLock": "rlock",
-    "multiprocessing.synchronize.Lock": "lock",
-    "multiprocessing.synchronize.RLock": "rlock",
-    "multiprocessing.synchronize.Condition": "condition",
-    "multiprocessing.synchronize.Semaphore": "semaphore",
-    "multiprocessing.synchronize.BoundedSemaphore": "semaphore",
-}
-
-#: asyncio's locks: only meaningful with ``async with`` / ``await``.
-ASYNC_LOCK_CONSTRUCTORS: Dict[str, str] = {
-    "asyncio.Lock": "lock",
-    "asyncio.Condition": "condition",
-    "asyncio.Semaphore": "semaphore",
-    "asyncio.BoundedSemaphore": "semaphore",
-    "asyncio.locks.Lock": "lock",
-    "asyncio.locks.Condition": "condition",
-    "asyncio.locks.Semaphore": "semaphore",
-    "asyncio.locks.BoundedSemaphore": "semaphore",
-}
-
-ALL_LOCK_CONSTRUCTORS: Dict[str, str] = {**THREAD_LOCK_CONSTRUCTORS, **ASYNC_LOCK_CONSTRUCTORS}
+from threadlint.model.core import Model, Provider, Unit
+from threadlint.model.syntax import core_identifier, expr_key, identifier_words, method_call
+from threadlint.model.values import Values
 
 # Words that, as a whole part of an identifier, name a lock. "cond" and "cv"
 # are condition variables, "sem" semaphores. Parts merely *ending* in "lock"
@@ -74,24 +35,9 @@ _NOT_LOCK_WORDS = frozenset({
     "block", "blocks", "clock", "clocks", "unlock", "deadlock", "unblock", "gridlock",
     "hemlock", "warlock", "wedlock", "headlock", "livelock", "sherlock",
 })
-_WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-
 # Words in a context manager's name that say it takes a lock.
 _HOLDING_WORDS = frozenset({"acquire", "acquired", "locked", "locking", "synchronized",
                             "synchronised", "exclusive"})
-
-# Methods of a lock a local lock may be used through without escaping.
-LOCK_METHODS = frozenset({"acquire", "release", "locked", "notify", "notify_all", "notifyAll",
-                          "wait", "wait_for", "__enter__", "__exit__"})
-
-
-def identifier_words(name: str) -> List[str]:
-    """``_stateLock`` -> ``["state", "lock"]``; ``IO_LOCK`` -> ``["io", "lock"]``."""
-    words: List[str] = []
-    for part in name.split("_"):
-        words.extend(w.lower() for w in _WORD_RE.findall(part))
-    return words
-
 
 def is_lockish_name(name: str) -> bool:
     """Whether an identifier says it holds a lock (the unknown-type heuristic)."""
@@ -103,54 +49,16 @@ def is_lockish_name(name: str) -> bool:
     return False
 
 
-def core_identifier(expr: cst.BaseExpression) -> Optional[str]:
-    """The identifier an expression is named by: ``self._locks[key]`` -> ``_locks``,
-    ``get_lock(x)`` -> ``get_lock``, ``state.mutex`` -> ``mutex``."""
-    while True:
-        if isinstance(expr, cst.Name):
-            return expr.value
-        if isinstance(expr, cst.Attribute):
-            return expr.attr.value
-        if isinstance(expr, cst.Subscript):
-            expr = expr.value
-        elif isinstance(expr, cst.Call):
-            expr = expr.func
-        else:
-            return None
-
-
-def expr_key(expr: cst.BaseExpression) -> str:
-    """A textual identity for a lock expression: ``self._lock``, ``lock``."""
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        return f"{expr_key(expr.value)}.{expr.attr.value}"
-    return "".join(cst.Module(body=[]).code_for_node(expr).split())
-
-
-def lock_kind(analysis: ModuleAnalysis, expr: cst.BaseExpression,
-              constructors: Dict[str, str] = THREAD_LOCK_CONSTRUCTORS) -> Optional[str]:
-    """``lock``/``rlock``/``condition``/``semaphore`` when every value ``expr`` is
-    bound to in this module is a lock constructor call (or ``expr`` is one)."""
-
-    def kind_of(call: cst.Call) -> Optional[str]:
-        name = analysis.resolves_to(call.func, constructors)
-        return constructors[name] if name is not None else None
-
-    kinds = analysis.made_by(expr, kind_of)
-    return kinds[0] if kinds else None
-
-
-def is_lock_like(analysis: ModuleAnalysis, expr: cst.BaseExpression) -> bool:
+def is_lock_like(values: Values, expr: cst.BaseExpression) -> bool:
     """A lock by type (threading, multiprocessing or asyncio), or by name when
     the type is unknown."""
-    if lock_kind(analysis, expr, ALL_LOCK_CONSTRUCTORS) is not None:
+    if values.is_any_lock(expr):
         return True
     name = core_identifier(expr)
     return name is not None and is_lockish_name(name)
 
 
-def may_hold_lock(analysis: ModuleAnalysis, item: cst.WithItem) -> bool:
+def may_hold_lock(values: Values, item: cst.WithItem) -> bool:
     """Whether ``with item:`` may hold a lock, for judging code inside it.
 
     Lock-like objects do; so does a plain name or attribute of unknown type
@@ -158,27 +66,17 @@ def may_hold_lock(analysis: ModuleAnalysis, item: cst.WithItem) -> bool:
     name such as ``l`` or ``guard``): when unsure, assume the lock is held.
     """
     expr = item.item
-    if is_lock_like(analysis, expr):
+    if is_lock_like(values, expr):
         return True
     if isinstance(expr, cst.Call):
         # `with acquire_timeout(self._lock, 5):`, `with locked(mutex):`
         name = core_identifier(expr.func)
         if name is not None and _HOLDING_WORDS & set(identifier_words(name)):
             return True
-        return any(arg.keyword is None and is_lock_like(analysis, arg.value) for arg in expr.args)
+        return any(arg.keyword is None and is_lock_like(values, arg.value) for arg in expr.args)
     if item.asname is not None or not isinstance(expr, (cst.Name, cst.Attribute)):
         return False
-    return analysis.assigned_values(expr) is None
-
-
-def lock_method_call(expr: Optional[cst.BaseExpression], method: str) -> Optional[cst.Call]:
-    """``expr`` itself when it is ``<something>.<method>(...)``, also under ``await``."""
-    if isinstance(expr, cst.Await):
-        expr = expr.expression
-    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
-            and expr.func.attr.value == method:
-        return expr
-    return None
+    return values.names.assigned_values(expr) is None
 
 
 def _acquires_in_test(expr: cst.BaseExpression) -> Iterator[cst.Call]:
@@ -210,12 +108,12 @@ def _helper_key(call: cst.Call, verb: str) -> Optional[str]:
     return "call:" + "_".join(rest)
 
 
-def acquire_key(analysis: ModuleAnalysis, call: cst.Call) -> Optional[str]:
+def acquire_key(values: Values, call: cst.Call) -> Optional[str]:
     """The lock ``call`` acquires: ``L.acquire(...)`` on a lock-like ``L``, or a
     helper named for it (``_acquireLock()``)."""
     func = call.func
     if isinstance(func, cst.Attribute) and func.attr.value == "acquire":
-        return expr_key(func.value) if is_lock_like(analysis, func.value) else None
+        return expr_key(func.value) if is_lock_like(values, func.value) else None
     return _helper_key(call, "acquire")
 
 
@@ -230,22 +128,22 @@ _VALUE_STATEMENTS = (cst.Expr, cst.Assign, cst.AnnAssign)
 _TEST_STATEMENTS = (cst.If, cst.While)
 
 
-def statement_acquires(analysis: ModuleAnalysis, stmt: cst.CSTNode) -> List[str]:
+def statement_acquires(values: Values, stmt: cst.CSTNode) -> List[str]:
     """Keys of the locks a statement's header (not its body) acquires."""
     # Called for every statement of every block: exact type tests, since
     # isinstance() against libcst's abstract node classes is slow.
     stmt_type = type(stmt)
     if stmt_type is cst.SimpleStatementLine:
-        values = [small.value for small in stmt.body  # type: ignore[attr-defined]
-                  if type(small) in _VALUE_STATEMENTS and small.value is not None]
+        exprs = [small.value for small in stmt.body  # type: ignore[attr-defined]
+                 if type(small) in _VALUE_STATEMENTS and small.value is not None]
     elif stmt_type in _TEST_STATEMENTS:
-        values = [stmt.test]  # type: ignore[attr-defined]
+        exprs = [stmt.test]  # type: ignore[attr-defined]
     else:
         return []
     keys = []
-    for value in values:
+    for value in exprs:
         for call in _acquires_in_test(value):
-            key = acquire_key(analysis, call)
+            key = acquire_key(values, call)
             if key is not None:
                 keys.append(key)
     return keys
@@ -283,7 +181,7 @@ def try_releases(stmt: cst.CSTNode) -> Set[str]:
     return set()
 
 
-def acquire_regions(analysis: ModuleAnalysis,
+def acquire_regions(values: Values,
                     statements: Sequence[cst.CSTNode]) -> Dict[cst.CSTNode, FrozenSet[str]]:
     """For one block: the statements that run after ``L.acquire()`` and before
     ``L.release()``, mapped to the keys of the locks they hold.
@@ -298,7 +196,7 @@ def acquire_regions(analysis: ModuleAnalysis,
     regions: Dict[cst.CSTNode, FrozenSet[str]] = {}
     held: Set[str] = set()
     for stmt in statements:
-        held.update(statement_acquires(analysis, stmt))
+        held.update(statement_acquires(values, stmt))
         if not held:
             continue
         released = set(statement_releases(stmt))
@@ -307,3 +205,105 @@ def acquire_regions(analysis: ModuleAnalysis,
         held -= released
         held -= try_releases(stmt)
     return regions
+
+
+# Decorators that run the whole function under a lock.
+_SYNCHRONIZED_WORDS = frozenset({"synchronized", "synchronised", "locked"})
+#: The held-keys entry of a function decorated ``@synchronized`` and the like.
+SYNCHRONIZED = "@synchronized"
+
+
+def is_synchronized(node: cst.CSTNode) -> bool:
+    """``@synchronized``, ``@with_lock``, ``@lockutils.synchronized(...)``..."""
+    if not isinstance(node, cst.FunctionDef):
+        return False
+    for decorator in node.decorators:
+        name = core_identifier(decorator.decorator)
+        if name is not None and (is_lockish_name(name)
+                                 or _SYNCHRONIZED_WORDS & set(identifier_words(name))):
+            return True
+    return False
+
+
+class Locks(Provider):
+    """Which locks are held where (fed).
+
+    A lock is held inside ``with L:`` (any item that :func:`may_hold_lock`),
+    in the statements of an acquire region (:func:`acquire_regions`), and in
+    the whole body of a ``@synchronized``-style function. Each ``def``,
+    lambda and class body starts with nothing held: a nested function does
+    not run under the lock held where it is defined.
+
+    Position state (valid while fed, for providers that require this one):
+    :meth:`held_keys`. Finished facts: :meth:`held_at` for every statement.
+    """
+
+    requires = (Values,)
+
+    def __init__(self, model: Model) -> None:
+        super().__init__(model)
+        self.values = model[Values]
+        self._frames: List[List[str]] = [[]]
+        self._pushed: List[int] = []
+        self._regions: Dict[cst.CSTNode, FrozenSet[str]] = {}
+        self._held_at: Dict[cst.CSTNode, Tuple[str, ...]] = {}
+
+    # -- position state ------------------------------------------------------------
+    def held_keys(self) -> List[str]:
+        """Keys of the locks held at the node being visited (``self._lock``,
+        ``lock``, ``@synchronized``), outermost first."""
+        return self._frames[-1]
+
+    # -- finished facts --------------------------------------------------------------
+    def held_at(self, statement: cst.CSTNode) -> Tuple[str, ...]:
+        """Keys of the locks held where ``statement`` runs (its header, for a
+        compound statement); ``()`` when none."""
+        return self._held_at.get(statement, ())
+
+    # -- feeding -----------------------------------------------------------------------
+    def visit_Module(self, node: cst.Module) -> None:
+        self._regions.update(acquire_regions(self.values, node.body))
+
+    def _enter(self, node: cst.CSTNode) -> None:
+        frame = self._frames[-1]
+        pushed = 0
+        region = self._regions.get(node)
+        if region:
+            frame.extend(region)
+            pushed = len(region)
+        node_type = type(node)
+        if node_type is cst.IndentedBlock:
+            regions = acquire_regions(self.values, node.body)  # type: ignore[attr-defined]
+            if regions:
+                self._regions.update(regions)
+        elif node_type is cst.With:
+            for item in node.items:  # type: ignore[attr-defined]
+                if may_hold_lock(self.values, item):
+                    frame.append(expr_key(item.item))
+                    pushed += 1
+        if frame and node_type is not cst.IndentedBlock:
+            self._held_at[node] = tuple(frame)
+        self._pushed.append(pushed)
+        if node_type is cst.FunctionDef or node_type is cst.Lambda:
+            self._frames.append([SYNCHRONIZED] if is_synchronized(node) else [])
+        elif node_type is cst.ClassDef:
+            self._frames.append([])
+
+    def _leave(self, node: cst.CSTNode) -> None:
+        node_type = type(node)
+        if node_type is cst.FunctionDef or node_type is cst.Lambda or node_type is cst.ClassDef:
+            self._frames.pop()
+        pushed = self._pushed.pop()
+        if pushed:
+            del self._frames[-1][-pushed:]
+
+    # Scopes, blocks and every statement that can sit in an acquire region.
+    visit_FunctionDef = visit_Lambda = visit_ClassDef = visit_IndentedBlock = _enter
+    visit_SimpleStatementLine = visit_If = visit_For = visit_While = _enter
+    visit_Try = visit_TryStar = visit_With = visit_Match = _enter
+    leave_FunctionDef = leave_Lambda = leave_ClassDef = leave_IndentedBlock = _leave
+    leave_SimpleStatementLine = leave_If = leave_For = leave_While = _leave
+    leave_Try = leave_TryStar = leave_With = leave_Match = _leave
+
+    def finish(self) -> None:
+        self._regions.clear()

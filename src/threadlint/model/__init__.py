@@ -1,0 +1,43 @@
+"""The semantic model: every fact rules read, computed before any rule judges.
+
+Providers, by layer (each reads only those above it):
+
+- :class:`~threadlint.model.names.Names` - scopes, bindings, imports,
+  qualified names; functions and classes of the module (the walk).
+- :class:`~threadlint.model.classes.Classes` - local bases, method lookup,
+  class families, ``Thread`` subclasses.
+- :class:`~threadlint.model.values.Values` - what an expression holds:
+  threads, executors, locks (every binding agrees, or it is unknown).
+- :class:`~threadlint.model.locks.Locks` - which locks are held where.
+- :class:`~threadlint.model.threads.Threads` - thread entry points, the
+  direct-call graph, reachability (with or without a lock on the way).
+- :class:`~threadlint.model.flow.Flow` - def-use and expression roles.
+- :class:`~threadlint.model.fates.Fates` - what happens to each thread and
+  executor created (started, joined, escaped...).
+- :class:`~threadlint.model.mutations.Mutations` - shared state changed in
+  functions, with the locks held there.
+- :class:`~threadlint.model.acquires.Acquires` - manual ``acquire()``/
+  ``release()`` pairs and what protects them.
+- :class:`~threadlint.model.local_locks.LocalLocks` - locks a function makes
+  for itself, and how it uses them.
+
+The concurrency APIs all of them recognise are one table,
+:mod:`threadlint.model.api`.
+"""
+
+from threadlint.model.acquires import Acquires
+from threadlint.model.classes import Classes
+from threadlint.model.core import Cursor, MissingFact, Model, Provider, closure
+from threadlint.model.fates import Fates
+from threadlint.model.flow import Flow
+from threadlint.model.local_locks import LocalLocks
+from threadlint.model.locks import Locks
+from threadlint.model.mutations import Mutations
+from threadlint.model.names import Names
+from threadlint.model.threads import Threads
+from threadlint.model.values import Values
+
+__all__ = [
+    "Acquires", "Classes", "Cursor", "Fates", "Flow", "LocalLocks", "Locks", "MissingFact",
+    "Model", "Mutations", "Names", "Provider", "Threads", "Values", "closure",
+]

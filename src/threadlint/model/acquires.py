@@ -1,0 +1,369 @@
+"""Acquires: ``L.acquire()`` statements and the releases that pair with them.
+
+Fed by the engine's replay. For every ``L.acquire()`` used as a statement on
+a lock-like object (:func:`~threadlint.model.locks.is_lock_like`) it records a
+:class:`Candidate`: the ``try`` that may protect it (the statement after it,
+past harmless assignments, or the ``try`` around it) and whether the
+statement after that ``try`` releases it. It also records which locks each
+``finally:``/``except:`` body releases and which locks each function releases
+anywhere, so a candidate can be asked whether it is *paired* (released in the
+same function) and *protected* (released when something raises).
+
+Acquires that are not critical sections are never candidates: an acquire
+handed off (the code after it leaves the function or loop with the lock held,
+or takes the same non-reentrant lock again, a lock used as a signal), an
+acquire of a lock the same function creates, and an acquire released on the
+very next statement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from threadlint.model.api import ALL_LOCK_CONSTRUCTORS
+from threadlint.model.core import Model, Provider, Unit
+from threadlint.model.locks import is_lock_like, is_lockish_name, release_key, statement_releases
+from threadlint.model.names import Names
+from threadlint.model.syntax import core_identifier, expr_key, identifier_words, method_call
+from threadlint.model.values import Values
+
+# Any release-like call counts inside a `finally:` or `except:` (a helper such
+# as `self._unlock()` may release the lock for us).
+_RELEASE_WORDS = frozenset({"release", "unlock", "released", "unlocked"})
+_ANY_RELEASE = "*"
+_BROAD_HANDLERS = frozenset({"BaseException", "Exception"})
+_LEAVING = (cst.Return, cst.Raise, cst.Break, cst.Continue)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An ``L.acquire()`` statement that brackets a critical section."""
+
+    unit: Optional[Unit]
+    call: cst.Call
+    key: str
+    next_try: Optional[cst.CSTNode]  # a `try` that may still make it safe
+    release_after_try: bool  # the statement after that `try` releases the lock
+    enclosing_try: Optional[cst.CSTNode] = None  # the `try` whose body holds the acquire
+
+
+class Acquires(Provider):
+    """Manual ``acquire()``/``release()`` pairs of one module (fed)."""
+
+    requires = (Names, Values)
+
+    def __init__(self, model: Model) -> None:
+        super().__init__(model)
+        self.names = model[Names]
+        self.values = model[Values]
+        self._cursor = model.cursor
+        self.candidates: List[Candidate] = []
+        #: (unit, lock key) for every release call in a unit.
+        self.releases: Set[Tuple[Optional[cst.CSTNode], str]] = set()
+        self._handlers: List[cst.CSTNode] = []  # open `finally:` and `except:` blocks
+        self._released_in: Dict[cst.CSTNode, Set[str]] = {}
+        self._try_bodies: Dict[cst.CSTNode, cst.CSTNode] = {}
+
+    def paired(self, candidate: Candidate) -> bool:
+        """The function that acquires also releases the same lock expression."""
+        return (candidate.unit, candidate.key) in self.releases
+
+    # -- collecting ------------------------------------------------------------
+    def visit_Module(self, node: cst.Module) -> None:
+        self._scan(node.body)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._scan(node.body, self._try_bodies.get(node))
+
+    def visit_Try(self, node: cst.Try) -> None:
+        self._try_bodies[node.body] = node
+
+    def visit_TryStar(self, node: cst.TryStar) -> None:
+        self._try_bodies[node.body] = node
+
+    # Which locks each `finally:`/`except:` body releases, for judging the
+    # `try` that follows an acquire once the whole module has been seen.
+    def _open(self, node: cst.CSTNode) -> None:
+        self._handlers.append(node)
+        self._released_in[node] = set()
+
+    def _close(self, node: cst.CSTNode) -> None:
+        if self._handlers and self._handlers[-1] is node:
+            self._handlers.pop()
+
+    def visit_Finally(self, node: cst.Finally) -> None:
+        self._open(node)
+
+    def leave_Finally(self, original_node: cst.Finally) -> None:
+        self._close(original_node)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self._open(node)
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        self._close(original_node)
+
+    def visit_ExceptStarHandler(self, node: cst.ExceptStarHandler) -> None:
+        self._open(node)
+
+    def leave_ExceptStarHandler(self, original_node: cst.ExceptStarHandler) -> None:
+        self._close(original_node)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        key = release_key(node) if self._handlers or _mentions_release(func) else None
+        if key is not None:
+            self.releases.add((self._cursor.unit, key))
+            for handler in self._handlers:
+                self._released_in[handler].add(key)
+        elif self._handlers:
+            name = func.attr.value if isinstance(func, cst.Attribute) else \
+                func.value if isinstance(func, cst.Name) else None
+            if name is not None and _RELEASE_WORDS & set(identifier_words(name)):
+                for handler in self._handlers:
+                    self._released_in[handler].add(_ANY_RELEASE)
+
+    def _scan(self, statements: Sequence[cst.BaseStatement],
+              enclosing_try: Optional[cst.CSTNode] = None) -> None:
+        for index, stmt in enumerate(statements):
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for position, small in enumerate(stmt.body):
+                call = method_call(small.value, "acquire") \
+                    if isinstance(small, cst.Expr) else None
+                if call is None:
+                    continue
+                receiver = call.func.value  # type: ignore[attr-defined]
+                if not is_lock_like(self.values, receiver) or self._fresh_local(receiver):
+                    continue
+                key = expr_key(receiver)
+                unit = self._cursor.unit
+                reentrant = self.values.lock_kind(receiver) == "rlock"
+                if _hands_off(statements[index + 1:], key, reentrant, False):
+                    continue
+                if position + 1 < len(stmt.body):
+                    following = stmt.body[position + 1]
+                    if not (isinstance(following, cst.Expr)
+                            and self._releases(following.value, key)):
+                        self.candidates.append(Candidate(unit, call, key, None, False,
+                                                          enclosing_try))
+                    continue
+                self._judge_following(call, key, statements[index + 1:], enclosing_try)
+
+    def _judge_following(self, call: cst.Call, key: str, rest: Sequence[cst.BaseStatement],
+                         enclosing_try: Optional[cst.CSTNode]) -> None:
+        unit = self._cursor.unit
+        position = 0
+        while position < len(rest) and _harmless(rest[position]):
+            position += 1
+        if position >= len(rest):
+            if position == 0:
+                return  # the acquire ends its block: released elsewhere, by design
+            self.candidates.append(Candidate(unit, call, key, None, False, enclosing_try))
+            return
+        following = rest[position]
+        if position == 0 and key in statement_releases(following):
+            return  # nothing runs in between
+        if isinstance(following, (cst.Try, cst.TryStar)):
+            after = rest[position + 1] if position + 1 < len(rest) else None
+            release_after = after is not None and key in statement_releases(after)
+            self.candidates.append(Candidate(unit, call, key, following, release_after,
+                                              enclosing_try))
+            return
+        self.candidates.append(Candidate(unit, call, key, None, False, enclosing_try))
+
+    def _fresh_local(self, receiver: cst.BaseExpression) -> bool:
+        """A lock this very function creates (``lock = threading.Lock()``,
+        ``sem = self.semtype(2)``): taken by hand it is a gate for the threads the
+        function starts, or the subject of a test, not a critical section; if an
+        exception escapes, the lock goes with the function."""
+        if not isinstance(receiver, cst.Name):
+            return False
+        bindings = self.names.bindings(receiver)
+        unit = self._cursor.unit
+        if not bindings or unit is None:
+            return False
+        for binding in bindings:
+            value = binding.value
+            if binding.scope.node is not unit or binding.kind != "assign" \
+                    or not isinstance(value, cst.Call):
+                return False
+            if self.values.lock_constructor(value, ALL_LOCK_CONSTRUCTORS) is None \
+                    and not _lock_factory_name(value.func):
+                return False
+        return True
+
+    @staticmethod
+    def _releases(expr: cst.BaseExpression, key: str) -> bool:
+        call = method_call(expr, "release")
+        return call is not None and expr_key(call.func.value) == key  # type: ignore[attr-defined]
+
+    # -- queries ---------------------------------------------------------------
+    def protected(self, candidate: Candidate) -> bool:
+        """The ``try`` after (or around) the acquire releases the lock when it fails."""
+        wanted = {candidate.key, _ANY_RELEASE}
+        outer = candidate.enclosing_try
+        if isinstance(outer, (cst.Try, cst.TryStar)) and outer.finalbody is not None \
+                and self._released_in.get(outer.finalbody, set()) & wanted:
+            return True  # `try: L.acquire() ... finally: L.release()`
+        node = candidate.next_try
+        if not isinstance(node, (cst.Try, cst.TryStar)):
+            return False
+        if node.finalbody is not None and self._released_in.get(node.finalbody, set()) & wanted:
+            return True
+        if any(self._released_in.get(h, set()) & wanted for h in node.handlers):
+            return True
+        if candidate.release_after_try:
+            return any(_broad(h) and not _leaves(h) for h in node.handlers)
+        return False
+
+
+_FACTORY_SUFFIXES = ("type", "class", "cls", "factory")
+_LOOKUP_WORDS = frozenset({"get", "find", "lookup", "fetch", "current", "shared", "global"})
+
+
+def _lock_factory_name(func: cst.BaseExpression) -> bool:
+    """A callee named as a lock type: ``Lock``, ``self.locktype``, ``FileLock``,
+    ``client.Semaphore``, ``allocate_lock`` (not ``get_lock``)."""
+    name = core_identifier(func)
+    if name is None:
+        return False
+    words = identifier_words(name)
+    while words and words[-1] in _FACTORY_SUFFIXES:
+        words.pop()
+    if not words or words[0] in _LOOKUP_WORDS:
+        return False
+    last = words[-1]
+    for suffix in _FACTORY_SUFFIXES:
+        if last.endswith(suffix) and last != suffix:
+            last = last[: -len(suffix)]
+            break
+    return is_lockish_name(last)
+
+
+def _hands_off(statements: Sequence[cst.BaseStatement], key: str, reentrant: bool,
+               in_loop: bool) -> bool:
+    """Whether the code after an acquire treats the lock as a signal or hands it
+    on rather than bracketing a critical section: it leaves the function or the
+    loop (``return``, ``break``, ``continue``) with the lock still held, or waits
+    on the same non-reentrant lock again, which only another thread's release
+    can end. ``raise`` is not a hand-off: it is the very leak reported."""
+    for stmt in statements:
+        if key in statement_releases(stmt):
+            return False  # the critical section ends here
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Return) or \
+                        (not in_loop and isinstance(small, (cst.Break, cst.Continue))):
+                    return True
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        else:
+            loop = in_loop or isinstance(stmt, (cst.For, cst.While))
+            for block in _child_blocks(stmt):
+                if _hands_off(block, key, reentrant, loop):
+                    return True
+        if not reentrant and key in statement_acquires_keys(stmt):
+            return True
+    return False
+
+
+def statement_acquires_keys(stmt: cst.CSTNode) -> List[str]:
+    """Receivers of ``X.acquire()`` statements, without judging lock-likeness."""
+    keys = []
+    if isinstance(stmt, cst.SimpleStatementLine):
+        for small in stmt.body:
+            if isinstance(small, cst.Expr):
+                call = method_call(small.value, "acquire")
+                if call is not None:
+                    keys.append(expr_key(call.func.value))  # type: ignore[attr-defined]
+    return keys
+
+
+def _child_blocks(stmt: cst.CSTNode) -> List[Sequence[cst.BaseStatement]]:
+    """Statement lists directly inside a compound statement."""
+    blocks: List[Sequence[cst.BaseStatement]] = []
+    suites: List[Optional[cst.CSTNode]] = []
+    if isinstance(stmt, (cst.If, cst.For, cst.While, cst.With)):
+        suites.append(stmt.body)
+        orelse = getattr(stmt, "orelse", None)
+        while isinstance(orelse, cst.If):  # elif chains
+            suites.append(orelse.body)
+            orelse = orelse.orelse
+        if isinstance(orelse, cst.Else):
+            suites.append(orelse.body)
+    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        suites.append(stmt.body)
+        suites.extend(handler.body for handler in stmt.handlers)
+        if stmt.orelse is not None:
+            suites.append(stmt.orelse.body)
+        if stmt.finalbody is not None:
+            suites.append(stmt.finalbody.body)
+    elif isinstance(stmt, cst.Match):
+        suites.extend(case.body for case in stmt.cases)
+    for suite in suites:
+        if isinstance(suite, cst.IndentedBlock):
+            blocks.append(suite.body)
+    return blocks
+
+
+def _mentions_release(func: cst.BaseExpression) -> bool:
+    name = core_identifier(func)
+    return name is not None and "release" in name.lower()
+
+
+def _harmless(stmt: cst.BaseStatement) -> bool:
+    """``pass``, assignments of names and constants, and the acquiring of further
+    locks: nothing that can reasonably raise before the `try`."""
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return False
+    for small in stmt.body:
+        if isinstance(small, cst.Pass) or (isinstance(small, cst.Expr)
+                                           and method_call(small.value, "acquire")):
+            continue  # taking a second lock before the `try` that releases both
+        if isinstance(small, cst.Assign) and _simple_value(small.value) \
+                and all(_simple_target(t.target) for t in small.targets):
+            continue
+        return False
+    return True
+
+
+def _simple_value(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, (cst.Integer, cst.Float, cst.SimpleString, cst.Name)):
+        return True
+    if isinstance(expr, cst.UnaryOperation):
+        return _simple_value(expr.expression)
+    return False
+
+
+def _simple_target(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.Name):
+        return True
+    return isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name)
+
+
+def _broad(handler: cst.BaseExceptHandler) -> bool:
+    kind = handler.type
+    if kind is None:
+        return True
+    names = kind.elements if isinstance(kind, cst.Tuple) else [cst.Element(kind)]
+    for element in names:
+        value = element.value
+        name = value.attr.value if isinstance(value, cst.Attribute) else \
+            value.value if isinstance(value, cst.Name) else None
+        if name in _BROAD_HANDLERS:
+            return True
+    return False
+
+
+def _leaves(handler: cst.BaseExceptHandler) -> bool:
+    body = handler.body
+    statements = body.body if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)) else []
+    for stmt in statements:
+        smalls = stmt.body if isinstance(stmt, cst.SimpleStatementLine) else [stmt]
+        if any(isinstance(s, _LEAVING) for s in smalls):
+            return True
+    return False

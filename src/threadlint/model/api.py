@@ -1,0 +1,157 @@
+"""The concurrency APIs threadlint knows: one table, read by every provider
+and by the prefilter.
+
+Each entry is a qualified name as name resolution spells it (``import
+threading as th; th.Thread`` resolves to ``threading.Thread``). The byte
+prefilter derives from these tables which identifiers a file must contain for
+a rule to find anything (``threadlint.prefilter.resolving``), so a name added
+here is recognised everywhere at once.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, FrozenSet, Tuple
+
+from threadlint.prefilter import Needs, resolving
+
+#: Constructors of thread-like objects and the kind of object they make.
+THREAD_CONSTRUCTORS: Dict[str, str] = {
+    "threading.Thread": "thread",
+    "threading.Timer": "timer",
+    "multiprocessing.dummy.Process": "thread",
+    "multiprocessing.Process": "process",
+    "multiprocessing.context.Process": "process",
+}
+
+#: Calls returning a multiprocessing context, whose ``Process`` is a process.
+MULTIPROCESSING_CONTEXTS: Tuple[str, ...] = (
+    "multiprocessing.get_context", "multiprocessing.context.get_context")
+
+#: Executors and the kind of worker they run.
+EXECUTOR_CONSTRUCTORS: Dict[str, str] = {
+    "concurrent.futures.ThreadPoolExecutor": "thread",
+    "concurrent.futures.thread.ThreadPoolExecutor": "thread",
+    "concurrent.futures.ProcessPoolExecutor": "process",
+    "concurrent.futures.process.ProcessPoolExecutor": "process",
+}
+
+#: Constructors of thread (and process) locks, conditions and semaphores.
+THREAD_LOCK_CONSTRUCTORS: Dict[str, str] = {
+    "threading.Lock": "lock",
+    "threading.RLock": "rlock",
+    "threading.Condition": "condition",
+    "threading.Semaphore": "semaphore",
+    "threading.BoundedSemaphore": "semaphore",
+    "_thread.allocate_lock": "lock",
+    "multiprocessing.Lock": "lock",
+    "multiprocessing.RLock": "rlock",
+    "multiprocessing.Condition": "condition",
+    "multiprocessing.Semaphore": "semaphore",
+    "multiprocessing.BoundedSemaphore": "semaphore",
+    "threading._allocate_lock": "lock",
+    "threading._RLock": "rlock",
+    "threading._PyRLock": "rlock",
+    "threading._CRLock": "rlock",
+    "_thread.allocate": "lock",
+    "_thread.RLock": "rlock",
+    "multiprocessing.synchronize.Lock": "lock",
+    "multiprocessing.synchronize.RLock": "rlock",
+    "multiprocessing.synchronize.Condition": "condition",
+    "multiprocessing.synchronize.Semaphore": "semaphore",
+    "multiprocessing.synchronize.BoundedSemaphore": "semaphore",
+}
+
+#: asyncio's locks: only meaningful with ``async with`` / ``await``.
+ASYNC_LOCK_CONSTRUCTORS: Dict[str, str] = {
+    "asyncio.Lock": "lock",
+    "asyncio.Condition": "condition",
+    "asyncio.Semaphore": "semaphore",
+    "asyncio.BoundedSemaphore": "semaphore",
+    "asyncio.locks.Lock": "lock",
+    "asyncio.locks.Condition": "condition",
+    "asyncio.locks.Semaphore": "semaphore",
+    "asyncio.locks.BoundedSemaphore": "semaphore",
+}
+
+ALL_LOCK_CONSTRUCTORS: Dict[str, str] = {**THREAD_LOCK_CONSTRUCTORS, **ASYNC_LOCK_CONSTRUCTORS}
+
+#: Methods of a lock a local lock may be used through without escaping.
+LOCK_METHODS: FrozenSet[str] = frozenset({
+    "acquire", "release", "locked", "notify", "notify_all", "notifyAll", "wait", "wait_for",
+    "__enter__", "__exit__"})
+
+# -- how a function is handed to a thread ----------------------------------------
+#: ``functools.partial(f, ...)`` runs ``f``.
+PARTIAL: Tuple[str, ...] = ("functools.partial",)
+#: multiprocessing's thread pools: same API as the process Pool, but threads.
+THREAD_POOLS: Tuple[str, ...] = (
+    "multiprocessing.pool.ThreadPool", "multiprocessing.dummy.Pool",
+    "multiprocessing.dummy.ThreadPool")
+#: Methods of those pools that run a function in a worker thread.
+POOL_METHODS: FrozenSet[str] = frozenset({
+    "apply", "apply_async", "map", "map_async", "imap", "imap_unordered", "starmap",
+    "starmap_async"})
+#: Methods of a thread-pool executor that run a function in a worker thread.
+EXECUTOR_METHODS: FrozenSet[str] = frozenset({"submit", "map"})
+TO_THREAD: Tuple[str, ...] = ("asyncio.to_thread", "asyncio.threads.to_thread")
+START_NEW_THREAD: Tuple[str, ...] = ("_thread.start_new_thread", "_thread.start_new")
+#: ``threading.enumerate()``: every live thread.
+THREAD_LISTINGS: Tuple[str, ...] = ("threading.enumerate",)
+#: ``multiprocessing.active_children()`` joins the children that have finished.
+PROCESS_REAPERS: Tuple[str, ...] = ("multiprocessing.active_children",)
+#: Every qualified name whose call (or a method call on whose result) can make
+#: a thread entry; ``loop.run_in_executor`` is the one reached without them.
+ENTRY_QUALIFIED_NAMES: Tuple[str, ...] = (
+    tuple(THREAD_CONSTRUCTORS) + tuple(EXECUTOR_CONSTRUCTORS) + THREAD_POOLS + TO_THREAD
+    + START_NEW_THREAD)
+
+# -- objects that synchronise themselves ------------------------------------------
+#: Types whose methods are safe to call from several threads (for the rules
+#: about shared state: mutating one of these needs no lock).
+THREAD_SAFE_TYPES: FrozenSet[str] = frozenset({
+    "queue.Queue", "queue.LifoQueue", "queue.PriorityQueue", "queue.SimpleQueue",
+    "multiprocessing.Queue", "multiprocessing.JoinableQueue", "multiprocessing.SimpleQueue",
+    "threading.Event", "threading.Barrier", "threading.local",
+    "concurrent.futures.Future",
+    *THREAD_LOCK_CONSTRUCTORS, *EXECUTOR_CONSTRUCTORS,
+})
+
+# -- plain containers --------------------------------------------------------------
+#: Calls that make a container, and which kind of container (for the rules
+#: that judge mutating methods and item assignment).
+CONTAINER_FACTORIES: Dict[str, str] = {
+    "builtins.list": "list",
+    "builtins.dict": "dict",
+    "builtins.set": "set",
+    "builtins.bytearray": "bytearray",
+    "collections.Counter": "counter",
+    "collections.defaultdict": "dict",
+    "collections.OrderedDict": "ordereddict",
+    "collections.ChainMap": "dict",
+    "weakref.WeakValueDictionary": "dict",
+    "weakref.WeakKeyDictionary": "dict",
+    "weakref.WeakSet": "set",
+    "types.SimpleNamespace": "namespace",
+    "argparse.Namespace": "namespace",
+}
+
+#: Calls that make a fresh container nobody else holds (for following the
+#: threads put in it).
+FRESH_CONTAINERS: FrozenSet[str] = frozenset({
+    "builtins.list", "builtins.set", "builtins.dict", "collections.deque",
+    "collections.OrderedDict", "collections.defaultdict", "weakref.WeakSet",
+    "weakref.WeakValueDictionary",
+})
+
+THREAD_LOCALS: Tuple[str, ...] = ("threading.local", "_thread._local", "_threading_local.local")
+
+# -- what a file must contain (see threadlint.prefilter) -------------------------
+#: Rules about threads made by ``Thread``, ``Timer``, ``Process`` (or local
+#: subclasses, whose bases spell those names too).
+THREAD_NEEDS: Needs = resolving(THREAD_CONSTRUCTORS)
+#: Rules about code that threads run: every way a function is handed to a
+#: thread; ``loop.run_in_executor(None, f)`` makes one with no import of a
+#: threading module.
+THREAD_ENTRY_NEEDS: Needs = resolving(ENTRY_QUALIFIED_NAMES) + ((rb"run_in_executor\b",),)
+EXECUTOR_NEEDS: Needs = resolving(EXECUTOR_CONSTRUCTORS)
+LOCK_NEEDS: Needs = resolving(ALL_LOCK_CONSTRUCTORS)

@@ -1,0 +1,310 @@
+"""Which code runs in threads: entry points, direct calls and reachability.
+
+A *thread entry* is a function (or lambda) some thread starts in:
+
+- the target of ``threading.Thread`` / ``threading.Timer`` (and local
+  subclasses that keep ``Thread``'s parameters) and of
+  ``_thread.start_new_thread``;
+- the ``run()`` of a local ``Thread`` subclass;
+- a callable handed to a thread-pool executor (``submit``, ``map``), to a
+  ``multiprocessing.pool.ThreadPool`` (``apply_async``, ``map``...), to
+  ``loop.run_in_executor`` or to ``asyncio.to_thread``.
+
+``multiprocessing.Process`` targets and process-pool tasks are not entries: a
+process does not share this module's memory.
+
+Every function of the module reachable from an entry by direct calls
+(``f()``, ``self.m()``, ``cls.m()``, ``super().m()``, ``Class.m()``,
+``Class()`` -> ``__init__``) also runs in that thread. Each call site
+remembers whether a lock was held there, so a rule can ask for reachability
+along paths that never hold a lock.
+
+:class:`Threads` is fed ``Call`` events; the results (entries, the call
+graph, reachability) are whole-module facts once it is finished.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from threadlint.model.api import (
+    EXECUTOR_METHODS,
+    PARTIAL,
+    POOL_METHODS,
+    START_NEW_THREAD,
+    THREAD_CONSTRUCTORS,
+    THREAD_POOLS,
+    TO_THREAD,
+)
+from threadlint.model.classes import Classes
+from threadlint.model.core import Model, Provider, Unit
+from threadlint.model.locks import Locks
+from threadlint.model.names import Names
+from threadlint.model.syntax import core_identifier, is_super_call, keyword_or_positional
+from threadlint.model.values import Values
+
+# Last parts of the dotted names a call registering a thread entry can have.
+_START_NEW_THREAD_NAMES = frozenset(name.rsplit(".", 1)[1] for name in START_NEW_THREAD)
+_ENTRY_CALL_NAMES = frozenset(name.rsplit(".", 1)[1] for name in tuple(THREAD_CONSTRUCTORS) + TO_THREAD) \
+    | _START_NEW_THREAD_NAMES
+_ENTRY_METHODS = EXECUTOR_METHODS | POOL_METHODS | {"run_in_executor"}
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    """A function or lambda a thread starts in, and how it was handed over."""
+
+    unit: Unit
+    kind: str  # "thread target", "timer function", "thread run()", "executor task"...
+    label: str  # 'worker', 'Poller.run', 'lambda'
+
+    def describe(self) -> str:
+        return f"{self.kind} '{self.label}'"
+
+
+@dataclass(frozen=True)
+class CallSite:
+    caller: Unit
+    callee: cst.FunctionDef
+    node: cst.Call
+    held: bool  # a lock was held at the call
+
+
+
+class Threads(Provider):
+    """Thread entries, the direct-call graph and held locks at calls (fed ``Call``)."""
+
+    requires = (Names, Classes, Values, Locks)
+
+    def __init__(self, model: Model) -> None:
+        super().__init__(model)
+        self.names = model[Names]
+        self.classes = model[Classes]
+        self.values = model[Values]
+        self._locks = model[Locks]
+        self._cursor = model.cursor
+        self.entries: List[ThreadEntry] = []
+        self._entry_units: Set[cst.CSTNode] = set()
+        #: Calls each unit makes to functions of this module.
+        self.calls: Dict[Unit, List[CallSite]] = {}
+        self._reach: Dict[bool, Dict[cst.CSTNode, ThreadEntry]] = {}
+        self._name_sets = self._names()
+
+    # -- feeding -------------------------------------------------------------------
+    def visit_Call(self, call: cst.Call) -> None:
+        self._register_entry(call)
+        caller = self._cursor.unit
+        if caller is None:
+            return
+        held = bool(self._locks.held_keys())
+        for callee in self.callees(call.func):
+            self.calls.setdefault(caller, []).append(CallSite(caller, callee, call, held))
+
+    def finish(self) -> None:
+        """Add the ``run()`` of local Thread subclasses to the entries."""
+        for cls, kind in self.classes.thread_classes.items():
+            if kind == "process":
+                continue
+            run = self.names.method(cls, "run")
+            if run is not None and run not in self._entry_units:
+                self._entry_units.add(run)
+                self.entries.append(ThreadEntry(run, "thread run()", self.names.unit_label(run)))
+
+    def _names(self) -> Tuple[Set[str], Set[str], Set[str]]:
+        """Cheap filters computed once per module: names of local functions and
+        classes, names of local methods, and the names a thread constructor or
+        thread helper can be called by (``Thread``, an alias, a local subclass)."""
+        names = self.names
+        defs: Set[str] = set()
+        entry_names: Set[str] = set(_ENTRY_CALL_NAMES)
+        scopes = [names.module_scope] + [info.scope for info in names.functions.values()]
+        for scope in scopes:
+            for name, bindings in scope.bindings.items():
+                for binding in bindings:
+                    if binding.kind in ("def", "class"):
+                        defs.add(name)
+                    elif binding.kind == "import" and binding.qualified is not None \
+                            and binding.qualified.rsplit(".", 1)[-1] in _ENTRY_CALL_NAMES:
+                        entry_names.add(name)
+                    elif binding.kind == "assign" and binding.value is not None \
+                            and isinstance(binding.value, (cst.Name, cst.Attribute)) \
+                            and core_identifier(binding.value) in _ENTRY_CALL_NAMES:
+                        entry_names.add(name)  # `_start_new_thread = _thread.start_new_thread`
+        methods = {name for table in names.methods.values() for name in table}
+        entry_names.update(cls.name.value for cls in self.classes.thread_classes)
+        return defs, methods, entry_names
+
+    # -- the call graph --------------------------------------------------------------
+    def callees(self, func: cst.BaseExpression) -> List[cst.FunctionDef]:
+        """Functions of this module a call of ``func`` at the current position
+        runs directly (``super().m()`` needs the enclosing method)."""
+        names, classes = self.names, self.classes
+        defs, methods, _ = self._name_sets
+        if isinstance(func, cst.Name):
+            if func.value not in defs:
+                return []
+            definition = names.local_definition(func)
+            if isinstance(definition, cst.FunctionDef):
+                return [definition]
+            if isinstance(definition, cst.ClassDef):
+                init = classes.lookup(definition, "__init__")
+                return [init] if init is not None else []
+            return []
+        if not isinstance(func, cst.Attribute) or func.attr.value not in methods:
+            return []
+        name = func.attr.value
+        receiver = func.value
+        owner = names.self_attribute(func)
+        if owner is not None:
+            cls = owner[0]
+            # An instance attribute of the same name would shadow the method.
+            if name in names.self_attr_values.get(cls, {}):
+                return []
+            return classes.methods_with_overrides(cls, name)
+        if is_super_call(receiver):
+            cls = names.method_class(self._cursor.function)
+            if cls is None:
+                return []
+            for base in classes.local_bases(cls):
+                found = classes.lookup(base, name)
+                if found is not None:
+                    return [found]
+            return []
+        cls = classes.class_ref(receiver) or self._instance_class(receiver)
+        if cls is not None:
+            found = classes.lookup(cls, name)
+            return [found] if found is not None else []
+        return []
+
+    def _instance_class(self, expr: cst.BaseExpression) -> Optional[cst.ClassDef]:
+        """The local class every value of ``expr`` (a name or ``self.x``) is an instance of."""
+        if not isinstance(expr, (cst.Name, cst.Attribute)):
+            return None
+        values = self.names.assigned_values(expr)
+        if not values:
+            return None
+        found = set()
+        for value in values:
+            if not isinstance(value, cst.Call):
+                return None
+            definition = self.names.local_definition(value.func)
+            if not isinstance(definition, cst.ClassDef):
+                return None
+            found.add(definition)
+        return found.pop() if len(found) == 1 else None
+
+    # -- entries -------------------------------------------------------------------------
+    def _register_entry(self, call: cst.Call) -> None:
+        names, values = self.names, self.values
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            name = func.attr.value
+            if name not in _ENTRY_METHODS and name not in self._name_sets[2]:
+                return
+        elif not isinstance(func, cst.Name) or func.value not in self._name_sets[2]:
+            return
+        ctor = values.thread_constructor(call)
+        if ctor is not None:
+            if ctor.kind == "process":
+                return
+            cls = ctor.local_class
+            if cls is not None and (self.classes.lookup(cls, "__init__") is not None
+                                    or self.classes.lookup(cls, "run") is not None):
+                return  # its own __init__ or run(): `target` may mean something else
+            arg = keyword_or_positional(call, ctor.target_keyword, 1)
+            kind = "timer function" if ctor.kind == "timer" else "thread target"
+            if arg is not None:
+                self._add_entries(arg.value, kind)
+            return
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method in EXECUTOR_METHODS:
+                kinds = values.made_by(func.value, values.executor_constructor)
+                if kinds and all(k == "thread" for k in kinds):
+                    arg = keyword_or_positional(call, "fn", 0)
+                    if arg is not None:
+                        self._add_entries(arg.value, "executor task")
+                    return
+            if method in POOL_METHODS and values.made_by(func.value, self._thread_pool):
+                arg = keyword_or_positional(call, "func", 0)
+                if arg is not None:
+                    self._add_entries(arg.value, "thread pool task")
+                return
+            if method == "run_in_executor":
+                executor = keyword_or_positional(call, "executor", 0)
+                if executor is not None and not (isinstance(executor.value, cst.Name)
+                                                 and executor.value.value == "None"):
+                    kinds = values.made_by(executor.value, values.executor_constructor)
+                    if kinds and any(k != "thread" for k in kinds):
+                        return
+                arg = keyword_or_positional(call, "func", 1)
+                if arg is not None:
+                    self._add_entries(arg.value, "executor task")
+                return
+        if names.resolves_to(func, TO_THREAD):
+            arg = keyword_or_positional(call, "func", 0)
+            if arg is not None:
+                self._add_entries(arg.value, "to_thread function")
+        elif names.resolves_to(func, START_NEW_THREAD):  # aliases included
+            arg = keyword_or_positional(call, "function", 0)
+            if arg is not None:
+                self._add_entries(arg.value, "thread target")
+
+    def _thread_pool(self, call: cst.Call) -> Optional[str]:
+        return "thread" if self.names.resolves_to(call.func, THREAD_POOLS) else None
+
+    def _add_entries(self, target: cst.BaseExpression, kind: str) -> None:
+        for unit in self.callables(target):
+            if unit not in self._entry_units:
+                self._entry_units.add(unit)
+                self.entries.append(ThreadEntry(unit, kind, self.names.unit_label(unit)))
+
+    def callables(self, target: cst.BaseExpression) -> List[Unit]:
+        """The functions or lambdas of this module ``target`` evaluates to."""
+        if isinstance(target, cst.Lambda):
+            return [target]
+        if isinstance(target, cst.Call) and target.args \
+                and self.names.resolves_to(target.func, PARTIAL):
+            return self.callables(target.args[0].value)
+        if isinstance(target, cst.Name):
+            values = self.names.assigned_values(target)
+            if values and len(values) == 1 and isinstance(values[0], cst.Lambda):
+                return [values[0]]
+        return list(self.callees(target))
+
+    # -- results ---------------------------------------------------------------------------
+    def reached(self, unlocked_only: bool) -> Dict[cst.CSTNode, ThreadEntry]:
+        """Every unit threads run, mapped to the first entry reaching it.
+
+        With ``unlocked_only``, call edges taken while a lock is held are not
+        followed: a helper only ever called under a lock is protected by it.
+        """
+        cached = self._reach.get(unlocked_only)
+        if cached is not None:
+            return cached
+        reached: Dict[cst.CSTNode, ThreadEntry] = {}
+        for entry in self.entries:
+            if entry.unit in reached:
+                continue
+            reached[entry.unit] = entry
+            todo = deque([entry.unit])
+            while todo:
+                unit = todo.popleft()
+                for site in self.calls.get(unit, ()):  # type: ignore[call-overload]
+                    if unlocked_only and site.held:
+                        continue
+                    if site.callee not in reached:
+                        reached[site.callee] = entry
+                        todo.append(site.callee)
+        self._reach[unlocked_only] = reached
+        return reached
+
+    def where(self, unit: Unit, entry: ThreadEntry) -> str:
+        """``thread target 'worker'`` or ``'helper' (reached from thread target 'worker')``."""
+        if entry.unit is unit:
+            return entry.describe()
+        return f"'{self.names.unit_label(unit)}' (reached from {entry.describe()})"

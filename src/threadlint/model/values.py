@@ -1,0 +1,149 @@
+"""Values and kinds: what an expression holds, judged from every binding of it.
+
+``made_by`` is the one way the model decides what an object is: a call that
+constructs it, or a name (or ``self.<attr>``) *every* assignment of which in
+the module is such a call. Anything else (a parameter, an import, a value
+from elsewhere) is unknown, and the rules stay silent about unknowns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
+
+import libcst as cst
+
+from threadlint.model.api import (
+    ALL_LOCK_CONSTRUCTORS,
+    EXECUTOR_CONSTRUCTORS,
+    MULTIPROCESSING_CONTEXTS,
+    THREAD_CONSTRUCTORS,
+    THREAD_LOCK_CONSTRUCTORS,
+)
+from threadlint.model.classes import Classes
+from threadlint.model.core import Model, Provider
+from threadlint.model.names import FunctionInfo, Names
+from threadlint.model.syntax import is_plain_literal
+
+KindOf = Callable[[cst.Call], Optional[str]]
+
+
+@dataclass(frozen=True)
+class ThreadConstructor:
+    """What a call that makes a thread-like object makes."""
+
+    kind: str  # thread, timer or process
+    local_class: Optional[cst.ClassDef] = None
+
+    @property
+    def positional_args_index(self) -> int:
+        """Index of ``args`` among the positional parameters."""
+        return 2 if self.kind == "timer" else 3
+
+    @property
+    def target_keyword(self) -> str:
+        return "function" if self.kind == "timer" else "target"
+
+
+class Values(Provider):
+    requires = (Names, Classes)
+
+    def __init__(self, model: Model) -> None:
+        super().__init__(model)
+        self.names = model[Names]
+        self.classes = model[Classes]
+
+    # -- constructors ------------------------------------------------------------
+    def thread_constructor(self, call: cst.Call) -> Optional[ThreadConstructor]:
+        """What thread-like object ``call`` makes, or None."""
+        name = self.names.resolves_to(call.func, THREAD_CONSTRUCTORS)
+        if name is not None:
+            return ThreadConstructor(THREAD_CONSTRUCTORS[name])
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "Process" \
+                and self._is_multiprocessing_context(func.value):
+            return ThreadConstructor("process")  # `multiprocessing.get_context("spawn").Process`
+        definition = self.names.local_definition(call.func)
+        if isinstance(definition, cst.ClassDef) and definition in self.classes.thread_classes:
+            return ThreadConstructor(self.classes.thread_classes[definition], definition)
+        return None
+
+    def _is_multiprocessing_context(self, expr: cst.BaseExpression) -> bool:
+        """``multiprocessing.get_context(...)``, or a name or ``self`` attribute
+        every assignment of which is one."""
+        def context(call: cst.Call) -> Optional[str]:
+            found = self.names.resolves_to(call.func, MULTIPROCESSING_CONTEXTS)
+            return "context" if found is not None else None
+
+        return self.made_by(expr, context) is not None
+
+    def executor_constructor(self, call: cst.Call) -> Optional[str]:
+        """``thread`` or ``process`` for a call making an executor."""
+        name = self.names.resolves_to(call.func, EXECUTOR_CONSTRUCTORS)
+        return EXECUTOR_CONSTRUCTORS[name] if name is not None else None
+
+    def lock_constructor(self, call: cst.Call,
+                         constructors: Dict[str, str] = THREAD_LOCK_CONSTRUCTORS) -> Optional[str]:
+        """``lock``/``rlock``/``condition``/``semaphore`` for a call making one."""
+        name = self.names.resolves_to(call.func, constructors)
+        return constructors[name] if name is not None else None
+
+    # -- what an expression holds --------------------------------------------------
+    def made_by(self, expr: cst.BaseExpression, kind_of: KindOf) -> Optional[List[str]]:
+        """Kinds of object ``expr`` is built as, when it is a call that ``kind_of``
+        classifies or every value it is bound to is one; otherwise None."""
+        if isinstance(expr, cst.Call):
+            kind = kind_of(expr)
+            return [kind] if kind is not None else None
+        values = self.names.assigned_values(expr)
+        if not values:
+            return None
+        kinds = []
+        for value in values:
+            kind = kind_of(value) if isinstance(value, cst.Call) else None
+            if kind is None:
+                return None
+            kinds.append(kind)
+        return kinds
+
+    def is_thread(self, expr: cst.BaseExpression) -> bool:
+        return self.made_by(expr, self.thread_constructor) is not None  # type: ignore[arg-type]
+
+    def is_executor(self, expr: cst.BaseExpression) -> bool:
+        return self.made_by(expr, self.executor_constructor) is not None
+
+    def lock_kind(self, expr: cst.BaseExpression,
+                  constructors: Dict[str, str] = THREAD_LOCK_CONSTRUCTORS) -> Optional[str]:
+        """The kind of lock ``expr`` is (a constructor call, or every value it is
+        bound to is one), or None."""
+        kinds = self.made_by(expr, lambda call: self.lock_constructor(call, constructors))
+        return kinds[0] if kinds else None
+
+    def is_any_lock(self, expr: cst.BaseExpression) -> bool:
+        """A threading, multiprocessing or asyncio lock, condition or semaphore."""
+        return self.lock_kind(expr, ALL_LOCK_CONSTRUCTORS) is not None
+
+    def local_function(self, func: cst.BaseExpression) -> Optional[FunctionInfo]:
+        """The ``def`` of this module a name or ``self.method`` refers to, if one."""
+        definition = self.names.local_definition(func)
+        if definition is None:
+            owner = self.names.self_attribute(func)
+            if owner is not None:
+                # An instance attribute of the same name would shadow the method.
+                if owner[1] in self.names.self_attr_values.get(owner[0], {}):
+                    return None
+                definition = self.names.method(*owner)
+        return self.names.function_info(definition)
+
+
+def returns_no_callable(info: FunctionInfo) -> bool:
+    """True when calling the function clearly gives back something not callable.
+
+    Generators, coroutines and decorated functions are never judged: what the
+    call returns is not what the ``def`` says.
+    """
+    if info.has_yield or info.is_async:
+        return False
+    if any(name not in ("staticmethod", "classmethod") for name in info.decorator_names):
+        return False
+    return all(is_plain_literal(ret.value) for ret in info.returns)
