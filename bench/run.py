@@ -127,7 +127,8 @@ def scaling(runs: int) -> str:
     modules = [(stdlib / name).read_bytes() for name in
                ("concurrent/futures/thread.py", "queue.py", "socketserver.py", "threading.py")]
     out = ["### Cost per line by file size (threading-heavy code, 1 process, median of "
-           f"at least {runs} runs and 1 s)", "", "| lines | median (s) | microseconds per line |", "|---:|---:|---:|"]
+           f"at least {runs} runs and 1 s)", "",
+           "| lines | median (s) | microseconds per line |", "|---:|---:|---:|"]
     for size in (500, 2000, 5000, 20000):
         # Whole modules back to back, so the file stays valid Python.
         parts: List[bytes] = []

@@ -221,7 +221,8 @@ def test_exclude_replaces_the_defaults(tmp_path: Path) -> None:
     write(tmp_path, {".venv/lib.py": JOBS, "legacy/old.py": JOBS, "new.py": JOBS})
     proc = tl(["--select", "TL101", "--exclude", "legacy", "."], tmp_path)
     assert proc.returncode == 1
-    assert rows(proc.stdout) == at("./.venv/lib.py", jobs_only(["TL101"])) + at("./new.py", jobs_only(["TL101"]))
+    assert rows(proc.stdout) == (at("./.venv/lib.py", jobs_only(["TL101"]))
+                                 + at("./new.py", jobs_only(["TL101"])))
 
 
 def test_extend_exclude_adds_globs_to_the_defaults(tmp_path: Path) -> None:
@@ -303,7 +304,7 @@ def test_stdin_filename_names_it_and_selects_its_per_file_ignores(tmp_path: Path
 
 
 # --------------------------------------------------------------------------- #
-# noqa
+# Suppression comments (noqa)
 # --------------------------------------------------------------------------- #
 
 def test_noqa_codes_prefixes_and_multi_line_statements(tmp_path: Path) -> None:
@@ -440,7 +441,8 @@ def test_explicit_config_file_replaces_pyproject(tmp_path: Path) -> None:
     write(tmp_path, {"ci/threadlint.toml": 'select = ["TL103"]\n'})  # keys at top level
     proc = tl(["--config", "ci/threadlint.toml", "app/jobs.py", "tests/test_jobs.py"], tmp_path)
     assert (proc.returncode, proc.stderr) == (1, b"")
-    assert rows(proc.stdout) == at("app/jobs.py", jobs_only(["TL103"])) + at("tests/test_jobs.py", jobs_only(["TL103"]))
+    assert rows(proc.stdout) == (at("app/jobs.py", jobs_only(["TL103"]))
+                                 + at("tests/test_jobs.py", jobs_only(["TL103"])))
 
 
 @pytest.mark.parametrize("options, codes", [
@@ -490,7 +492,7 @@ def test_syntax_and_decoding_errors_among_good_files(tmp_path: Path) -> None:
         "src/a_good.py": JOBS,
         "src/broken.py": BROKEN,
         "src/broken_plain.py": BROKEN_PLAIN,
-        "src/latin1.py": "# -*- coding: latin-1 -*-\n".encode() + JOBS.replace(
+        "src/latin1.py": b"# -*- coding: latin-1 -*-\n" + JOBS.replace(
             '"fetching"', '"caf\xe9"').encode("latin-1"),
         "src/bom.py": b"\xef\xbb\xbf" + JOBS.encode(),
         "src/undecodable.py": b"import threading\nname = 'caf\xe9'\n",
@@ -506,7 +508,8 @@ def test_syntax_and_decoding_errors_among_good_files(tmp_path: Path) -> None:
         + [("src/broken_plain.py", *_broken_position(BROKEN_PLAIN), "TL999")]
         + at("src/latin1.py", after_cookie)
         + [("src/undecodable.py", 2, 12, "TL999")])
-    messages = [text.split(" TL999 ", 1)[1] for text in proc.stdout.decode().splitlines() if " TL999 " in text]
+    messages = [text.split(" TL999 ", 1)[1] for text in proc.stdout.decode().splitlines()
+                if " TL999 " in text]
     assert messages[0].startswith("SyntaxError: ") and messages[1].startswith("SyntaxError: ")
     assert messages[2].startswith("UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9")
 
@@ -522,7 +525,8 @@ def test_the_linted_files_own_warnings_are_not_printed(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-W", "always", "-m", "threadlint", *PIN, "."],
                           cwd=tmp_path, capture_output=True, timeout=120)
     assert proc.stderr == b""
-    assert rows(proc.stdout) == at("./threads.py", [(line + 4, col, code) for line, col, code in JOBS_FINDINGS])
+    assert rows(proc.stdout) == at("./threads.py",
+                                   [(line + 4, col, code) for line, col, code in JOBS_FINDINGS])
 
 
 def test_missing_path_is_exit_2_and_the_rest_is_still_linted(tmp_path: Path) -> None:

@@ -9,6 +9,6 @@ import sys
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from threadlint.cli import main  # noqa: E402 - after the sys.path fix above
+from threadlint.cli import main  # after the sys.path fix above
 
 sys.exit(main())

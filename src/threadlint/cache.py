@@ -56,7 +56,7 @@ class Cache:
 
     def get(self, key: str, path: str) -> Optional[LintResult]:
         try:
-            with open(self._path(key), "r", encoding="utf-8") as handle:
+            with open(self._path(key), encoding="utf-8") as handle:
                 entry = json.load(handle)
             if entry.get("key") != key or entry.get("version") != __version__:
                 return None

@@ -219,7 +219,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     results = run(discovered.files, settings, args.fix, stdin_name, jobs, cache)
     findings: List[Finding] = []
     fixed: List[Finding] = []
-    for result, unreadable in results:
+    for result, _unreadable in results:
         findings.extend(result.findings)
         for error in result.errors:
             level = "warning" if error.warning else "error"

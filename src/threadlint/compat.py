@@ -16,7 +16,7 @@ internal it wants is missing.
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple, cast
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
@@ -60,7 +60,7 @@ def module_ranges(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
     generate = getattr(PositionProvider(), "_gen", None)
     if generate is not None:
         try:
-            return generate(wrapper)  # type: ignore[no-any-return]
+            return generate(wrapper)
         except (AttributeError, TypeError):
             pass
     return wrapper.resolve(PositionProvider)
@@ -81,4 +81,5 @@ def statement_ranges(module: cst.Module, statement: cst.CSTNode,
                                           provider=provider)
     state.indent_tokens.extend(indent)
     statement._codegen(state)
-    return "".join(state.tokens), dict(provider._computed)
+    # The provider stores each node's CodeRange (never a lazy value) in _computed.
+    return "".join(state.tokens), cast(Dict[cst.CSTNode, CodeRange], dict(provider._computed))

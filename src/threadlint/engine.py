@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import ast
 import gc
+import io
 import itertools
 import tokenize
-import io
 import traceback
 import warnings
 from typing import Dict, List, Optional, Sequence, Set, Tuple, Type
@@ -110,8 +110,8 @@ class _Failures:
         self.providers.add(kind)
         self.add(f"analysis ({kind.__name__})", error)
 
-    def rule(self, rule: object, error: BaseException) -> None:
-        self.add(f"rule {rule.code} ({rule.name})", error)  # type: ignore[attr-defined]
+    def rule(self, rule: Rule, error: BaseException) -> None:
+        self.add(f"rule {rule.code} ({rule.name})", error)
 
     def blocks(self, kind: Type[Provider]) -> bool:
         """Whether ``kind`` or anything it requires has failed."""
@@ -136,8 +136,8 @@ def _build_facts(model: Model, recording: Recording, kinds: Sequence[Type[Provid
         if provider.fed and _has_hooks(kind):
             fed.append(provider)
 
-    def failed(provider: object, error: BaseException) -> None:
-        failures.provider(type(provider), error)  # type: ignore[arg-type]
+    def failed(provider: Provider, error: BaseException) -> None:
+        failures.provider(type(provider), error)
 
     if fed:
         dispatch(recording, fed, model.cursor, failed)
@@ -162,9 +162,9 @@ def _run_rules(model: Model, recording: Recording, rule_classes: Sequence[Type[R
                                                          "the analysis it needs failed"))
         else:
             rules.append(cls(model))
-    dead: List[object] = []
+    dead: List[Rule] = []
 
-    def failed(rule: object, error: BaseException) -> None:
+    def failed(rule: Rule, error: BaseException) -> None:
         failures.rule(rule, error)
         dead.append(rule)
 
@@ -306,7 +306,10 @@ class _Replace(cst.CSTTransformer):
         super().__init__()
         self.replacements = replacements
 
-    def on_leave(self, original_node, updated_node):  # type: ignore[override]
+    # A fix may put a node of another type in place (a tuple for a list), which
+    # libcst's signature, generic in one node type, cannot express.
+    def on_leave(self, original_node: cst.CSTNode,  # type: ignore[override]
+                 updated_node: cst.CSTNode) -> cst.CSTNode:
         return self.replacements.get(original_node, updated_node)
 
 
@@ -342,7 +345,8 @@ def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> Lin
     current = source
     fixed: List[Finding] = []
     for _ in range(MAX_FIX_ROUNDS):
-        replacements = {report.node: report.replacement for _, report in fixes}
+        replacements = {report.node: report.replacement for _, report in fixes
+                        if report.replacement is not None}  # all of them: see _report
         new_module = module.visit(_Replace(replacements))
         new_source = new_module.bytes
         if new_source == current or not _compiles(path, new_source):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, cast
 
 import libcst as cst
 from libcst.metadata import CodeRange
@@ -72,11 +72,12 @@ def _statement_spans(module: cst.Module, source: bytes, nodes: Sequence[cst.CSTN
     line_starts = [0] + [match.end() for match in _NEWLINE.finditer(text)]
     found: Dict[cst.CSTNode, Span] = {}
     for top, member in sorted(set(holders.values())):
-        statement: cst.CSTNode = module.body[top]
+        top_statement = module.body[top]
+        statement: cst.CSTNode = top_statement
         first_line, parsed = tops[top]
         indent: List[str] = []
         if member >= 0:
-            block = statement.body  # type: ignore[attr-defined]
+            block = cast(cst.IndentedBlock, top_statement.body)  # a class or def's: see _holders
             members = _first_code_lines(block.body, getattr(parsed, "body", []))
             if members is None:
                 return None

@@ -280,7 +280,8 @@ def _read(files: List[str], indices: Iterable[int], settings: Settings, fix: boo
             source = read_source(path)
         except OSError as exc:
             reason = exc.strerror or str(exc)
-            results[index] = (LintResult(display, errors=[FileError(display, f"cannot read file: {reason}")]), True)
+            error = FileError(display, f"cannot read file: {reason}")
+            results[index] = (LintResult(display, errors=[error]), True)
             continue
         if cache is not None:
             key = cache_key(source, settings.enabled_codes(display), fix)

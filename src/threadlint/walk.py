@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 import libcst as cst
 
@@ -121,6 +121,7 @@ def children(node: cst.CSTNode) -> List[cst.CSTNode]:
 
 
 Method = Callable[[cst.CSTNode], object]
+Owner = TypeVar("Owner")  # whatever holds the hooks: a provider, a rule
 
 
 _candidate_cache: Dict[type, Tuple[str, ...]] = {}
@@ -176,7 +177,7 @@ class Recording:
     anything else falls back to a real walk.
     """
 
-    __slots__ = ("leaves", "nodes", "leaving")
+    __slots__ = ("leaves", "leaving", "nodes")
 
     def __init__(self, leaves: Iterable[str]) -> None:
         self.leaves = frozenset(leaves)
@@ -187,7 +188,8 @@ class Recording:
 def _dispatch_tables(visitors: Sequence[object],
                      enter: Optional[Callable[[cst.CSTNode], None]],
                      exit: Optional[Callable[[cst.CSTNode], None]],
-                     context_types: Sequence[type]) -> Tuple[Dict[str, List[Method]], Dict[str, List[Method]]]:
+                     context_types: Sequence[type],
+                     ) -> Tuple[Dict[str, List[Method]], Dict[str, List[Method]]]:
     visit, leave = visitor_methods(visitors)
     for node_type in context_types:
         name = node_type.__name__
@@ -255,8 +257,8 @@ def check_hooks(cls: type) -> None:
                             "type; hooks are visit_<Node>(node) and leave_<Node>(node)")
 
 
-def dispatch(recording: Recording, owners: Sequence[object], cursor: Any,
-             failed: Callable[[object, BaseException], None]) -> None:
+def dispatch(recording: Recording, owners: Sequence[Owner], cursor: Any,
+             failed: Callable[[Owner, BaseException], None]) -> None:
     """Run the hooks of ``owners`` over the recorded events, in order, as
     :func:`walk` would: ``cursor.enter`` before the hooks visit a node of
     ``cursor.TYPES`` and ``cursor.exit`` after they leave it.
@@ -266,7 +268,7 @@ def dispatch(recording: Recording, owners: Sequence[object], cursor: Any,
     the leave events of every type an owner leaves (see :func:`left_types`).
     """
     live = list(owners)
-    dead: List[object] = []
+    dead: List[Owner] = []
     visit, leave = _owned_tables(live)
     if not recording.leaves.issuperset(leave):
         raise ValueError(f"leave events not recorded: {sorted(set(leave) - recording.leaves)}")
@@ -294,10 +296,10 @@ def dispatch(recording: Recording, owners: Sequence[object], cursor: Any,
             exit(node)
 
 
-def _owned_tables(owners: Sequence[object]) -> Tuple[Dict[str, List[Tuple[object, Method]]],
-                                                      Dict[str, List[Tuple[object, Method]]]]:
-    visit: Dict[str, List[Tuple[object, Method]]] = {}
-    leave: Dict[str, List[Tuple[object, Method]]] = {}
+def _owned_tables(owners: Sequence[Owner]) -> Tuple[Dict[str, List[Tuple[Owner, Method]]],
+                                                     Dict[str, List[Tuple[Owner, Method]]]]:
+    visit: Dict[str, List[Tuple[Owner, Method]]] = {}
+    leave: Dict[str, List[Tuple[Owner, Method]]] = {}
     for owner in owners:
         for attribute in _candidate_names(type(owner)):
             method = getattr(owner, attribute)

@@ -19,7 +19,7 @@ very next statement.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
@@ -27,7 +27,7 @@ from threadlint.model.api import ALL_LOCK_CONSTRUCTORS
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.locks import is_lock_like, is_lockish_name, release_key, statement_releases
 from threadlint.model.names import Names
-from threadlint.model.syntax import core_identifier, expr_key, identifier_words, method_call
+from threadlint.model.syntax import core_identifier, expr_key, identifier_words, method_call, method_receiver
 from threadlint.model.values import Values
 
 # Any release-like call counts inside a `finally:` or `except:` (a helper such
@@ -136,7 +136,7 @@ class Acquires(Provider):
                     if isinstance(small, cst.Expr) else None
                 if call is None:
                     continue
-                receiver = call.func.value  # type: ignore[attr-defined]
+                receiver = method_receiver(call)
                 if not is_lock_like(self.values, receiver) or self._fresh_local(receiver):
                     continue
                 key = expr_key(receiver)
@@ -199,7 +199,7 @@ class Acquires(Provider):
     @staticmethod
     def _releases(expr: cst.BaseExpression, key: str) -> bool:
         call = method_call(expr, "release")
-        return call is not None and expr_key(call.func.value) == key  # type: ignore[attr-defined]
+        return call is not None and expr_key(method_receiver(call)) == key
 
     # -- queries ---------------------------------------------------------------
     def protected(self, candidate: Candidate) -> bool:
@@ -279,7 +279,7 @@ def statement_acquires_keys(stmt: cst.CSTNode) -> List[str]:
             if isinstance(small, cst.Expr):
                 call = method_call(small.value, "acquire")
                 if call is not None:
-                    keys.append(expr_key(call.func.value))  # type: ignore[attr-defined]
+                    keys.append(expr_key(method_receiver(call)))
     return keys
 
 
@@ -345,7 +345,7 @@ def _simple_target(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name)
 
 
-def _broad(handler: cst.BaseExceptHandler) -> bool:
+def _broad(handler: Union[cst.ExceptHandler, cst.ExceptStarHandler]) -> bool:
     kind = handler.type
     if kind is None:
         return True
@@ -359,7 +359,7 @@ def _broad(handler: cst.BaseExceptHandler) -> bool:
     return False
 
 
-def _leaves(handler: cst.BaseExceptHandler) -> bool:
+def _leaves(handler: Union[cst.ExceptHandler, cst.ExceptStarHandler]) -> bool:
     body = handler.body
     statements = body.body if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)) else []
     for stmt in statements:

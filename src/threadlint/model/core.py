@@ -24,7 +24,7 @@ engine or the rules.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Tuple, Type, TypeVar, Union
+from typing import Dict, Iterable, List, Optional, Tuple, Type, TypeVar, Union, cast
 
 import libcst as cst
 
@@ -62,7 +62,7 @@ class Cursor:
         if self.stack:
             top = self.stack[-1]
             if type(top) is not cst.ClassDef:
-                return top  # type: ignore[return-value]
+                return cast(Unit, top)  # the stack holds only TYPES
         return None
 
     @property
@@ -71,7 +71,7 @@ class Cursor:
         (the code of a class body runs in the enclosing function)."""
         for node in reversed(self.stack):
             if type(node) is not cst.ClassDef:
-                return node  # type: ignore[return-value]
+                return cast(Unit, node)
         return None
 
     @property
@@ -79,7 +79,7 @@ class Cursor:
         """The innermost enclosing ``def`` (lambdas and classes looked through)."""
         for node in reversed(self.stack):
             if type(node) is cst.FunctionDef:
-                return node  # type: ignore[return-value]
+                return node
         return None
 
     @property
@@ -87,7 +87,7 @@ class Cursor:
         """The innermost class whose body (directly or in a method) we are in."""
         for node in reversed(self.stack):
             if type(node) is cst.ClassDef:
-                return node  # type: ignore[return-value]
+                return node
         return None
 
 
@@ -96,7 +96,7 @@ class Provider:
     may define ``visit_<Node>``/``leave_<Node>`` hooks and ``finish()``."""
 
     #: Providers whose facts this one reads.
-    requires: Tuple[Type["Provider"], ...] = ()
+    requires: Tuple[Type[Provider], ...] = ()
     #: Whether the engine feeds this provider the replay's events; a provider
     #: with hooks may set it False in ``__init__`` when the module cannot hold
     #: what it looks for (its facts then stay empty).
@@ -106,7 +106,7 @@ class Provider:
         super().__init_subclass__(**kwargs)
         check_hooks(cls)
 
-    def __init__(self, model: "Model") -> None:
+    def __init__(self, model: Model) -> None:
         self.model = model
 
     def finish(self) -> None:
@@ -141,7 +141,7 @@ class Model:
         found = self._facts.get(kind)
         if found is None:
             raise MissingFact(f"{kind.__name__} was not computed: add it to `requires`")
-        return found  # type: ignore[return-value]
+        return cast(P, found)
 
     def __contains__(self, kind: type) -> bool:
         return kind in self._facts

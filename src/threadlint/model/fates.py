@@ -250,9 +250,12 @@ class Fates(Provider):
         kind = role.kind
         if kind in (NEUTRAL, CALLEE):
             return
+        # The asserts state which fields flow.py sets for each kind.
         if kind == SAME:
+            assert role.node is not None
             work.append((role.node, depth))
         elif kind == ELEM:
+            assert role.node is not None
             target = self._unpacked_target(role.node, expr)
             if target is not None:
                 self._store(target, depth, fate, work)  # a, b = x, y
@@ -261,30 +264,37 @@ class Fates(Provider):
                 fate.in_container = True
             work.append((role.node, depth + 1))
         elif kind == ITER:
+            assert isinstance(role.node, (cst.For, cst.CompFor))
             self._iterate(role.node, depth, fate, work)
         elif kind == METHOD:
+            assert role.name is not None and role.call is not None
             self._method(role.name, role.call, depth, fate, work)
         elif kind == ATTR:
+            assert role.name is not None
             if depth == 0:
                 self._attribute(role.name, fate)
         elif kind == ATTR_STORE:
             if depth == 0 and role.name == "daemon":
                 self._daemon_value(role.value, fate)
         elif kind == SUBSCRIPT:
+            assert role.node is not None
             if depth >= 1:
                 work.append((role.node, depth - 1))
         elif kind == ARG:
+            assert role.call is not None and role.arg is not None
             self._argument(role.call, role.arg, depth, fate, work)
         elif kind == ASSIGNED:
             for target in role.targets:
                 self._store(target, depth, fate, work)
         elif kind == WALRUS:
+            assert isinstance(role.node, cst.NamedExpr)
             self._store(role.node.target, depth, fate, work)
             work.append((role.node, depth))
         elif kind == WITH:
             if depth == 0:
                 fate.handled = True
         elif kind == EXTEND:
+            assert isinstance(role.node, cst.BaseExpression)
             self._into_container(role.node, depth, fate, work)
         else:
             fate.escaped = True
@@ -393,15 +403,15 @@ class Fates(Provider):
     def _is_thread_class(self, expr: cst.BaseExpression) -> bool:
         return self.classes.is_thread_class(expr)
 
-    def _iterate(self, loop: cst.CSTNode, depth: int, fate: Fate,
+    def _iterate(self, loop: Union[cst.For, cst.CompFor], depth: int, fate: Fate,
                  work: List[Tuple[cst.CSTNode, int]]) -> None:
         if depth == 0:
             return
-        target = loop.target  # type: ignore[attr-defined]
+        target = loop.target
         if isinstance(target, cst.Name):
             definition = self.flow.defs_by_target.get(target)
         elif isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2 \
-                and _yields_pairs(loop.iter, self.names):  # type: ignore[attr-defined]
+                and _yields_pairs(loop.iter, self.names):
             definition = self.flow.defs_by_target.get(target.elements[1].value)
         else:
             definition = None
@@ -506,10 +516,12 @@ class Fates(Provider):
         if kind in (NEUTRAL, CALLEE, ATTR_STORE):
             return
         if kind == ATTR:
+            assert role is not None and role.name is not None
             if depth == 0:
                 self._attribute(role.name, fate)
             return
         if kind == METHOD:
+            assert role is not None
             name = role.name
             if depth == 0:
                 if name == "join":

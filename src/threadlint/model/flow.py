@@ -70,14 +70,14 @@ class Site:
     unit's own node first, innermost block last) and its unit (the function,
     lambda or module whose code runs it)."""
 
-    __slots__ = ("index", "blocks", "unit")
+    __slots__ = ("blocks", "index", "unit")
 
     def __init__(self, index: int, blocks: Tuple[cst.CSTNode, ...], unit: cst.CSTNode) -> None:
         self.index = index
         self.blocks = blocks
         self.unit = unit
 
-    def dominates(self, other: "Site") -> bool:
+    def dominates(self, other: Site) -> bool:
         """Runs before ``other`` on every path of the same unit that reaches it
         (ignoring exceptions): earlier, in a block that encloses ``other``."""
         return (self.unit is other.unit and self.index < other.index
@@ -269,14 +269,14 @@ class Flow(Provider):
         self._jump("return")
 
     # -- imports and other names that are not loads --------------------------
-    def visit_Import(self, node: cst.Import) -> None:
+    def visit_Import(self, node: Union[cst.Import, cst.ImportFrom]) -> None:
         self._in_import += 1
 
-    def leave_Import(self, original_node: cst.Import) -> None:
+    def leave_Import(self, original_node: Union[cst.Import, cst.ImportFrom]) -> None:
         self._in_import -= 1
 
-    visit_ImportFrom = visit_Import  # type: ignore[assignment]
-    leave_ImportFrom = leave_Import  # type: ignore[assignment]
+    visit_ImportFrom = visit_Import
+    leave_ImportFrom = leave_Import
 
     def visit_NameItem(self, node: cst.NameItem) -> None:
         self._nonload.add(node.name)
@@ -289,11 +289,11 @@ class Flow(Provider):
         if isinstance(node.name, cst.Name):
             self._nonload.add(node.name)
 
-    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+    def visit_ExceptHandler(self, node: Union[cst.ExceptHandler, cst.ExceptStarHandler]) -> None:
         if node.name is not None and isinstance(node.name.name, cst.Name):
             self._pending_defs[node.body] = [(node.name.name, "other", None)]
 
-    visit_ExceptStarHandler = visit_ExceptHandler  # type: ignore[assignment]
+    visit_ExceptStarHandler = visit_ExceptHandler
 
     # -- bindings ------------------------------------------------------------
     def _record_def(self, name: str, scope: Scope, kind: str,
@@ -474,8 +474,10 @@ class Flow(Provider):
         role = self.roles.get(node)
         kind = role.kind if role is not None else None
         if kind == CALLEE:
+            assert role is not None
             self._role(node.value, Role(METHOD, name=attr, call=role.call))
         elif kind == TARGET:
+            assert role is not None
             self._role(node.value, Role(ATTR_STORE, node, attr, value=role.value))
         else:
             self._role(node.value, Role(ATTR, name=attr))

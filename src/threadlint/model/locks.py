@@ -16,12 +16,12 @@ Two questions the shared-state rules ask over and over:
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple, cast
 
 import libcst as cst
 
-from threadlint.model.core import Model, Provider, Unit
-from threadlint.model.syntax import core_identifier, expr_key, identifier_words, method_call
+from threadlint.model.core import Model, Provider
+from threadlint.model.syntax import core_identifier, expr_key, identifier_words
 from threadlint.model.values import Values
 
 # Words that, as a whole part of an identifier, name a lock. "cond" and "cv"
@@ -235,7 +235,8 @@ class Locks(Provider):
     not run under the lock held where it is defined.
 
     Position state (valid while fed, for providers that require this one):
-    :meth:`held_keys`. Finished facts: :meth:`held_at` for every statement.
+    :meth:`held_keys`. Finished facts: :meth:`held_at` for every statement and
+    every call.
     """
 
     requires = (Values,)
@@ -255,12 +256,17 @@ class Locks(Provider):
         return self._frames[-1]
 
     # -- finished facts --------------------------------------------------------------
-    def held_at(self, statement: cst.CSTNode) -> Tuple[str, ...]:
-        """Keys of the locks held where ``statement`` runs (its header, for a
-        compound statement); ``()`` when none."""
-        return self._held_at.get(statement, ())
+    def held_at(self, node: cst.CSTNode) -> Tuple[str, ...]:
+        """Keys of the locks held where a statement (its header, for a compound
+        statement) or a call runs; ``()`` when none."""
+        return self._held_at.get(node, ())
 
     # -- feeding -----------------------------------------------------------------------
+    def visit_Call(self, node: cst.Call) -> None:
+        frame = self._frames[-1]
+        if frame:
+            self._held_at[node] = tuple(frame)
+
     def visit_Module(self, node: cst.Module) -> None:
         self._regions.update(acquire_regions(self.values, node.body))
 
@@ -273,11 +279,11 @@ class Locks(Provider):
             pushed = len(region)
         node_type = type(node)
         if node_type is cst.IndentedBlock:
-            regions = acquire_regions(self.values, node.body)  # type: ignore[attr-defined]
+            regions = acquire_regions(self.values, cast(cst.IndentedBlock, node).body)
             if regions:
                 self._regions.update(regions)
         elif node_type is cst.With:
-            for item in node.items:  # type: ignore[attr-defined]
+            for item in cast(cst.With, node).items:
                 if may_hold_lock(self.values, item):
                     frame.append(expr_key(item.item))
                     pushed += 1

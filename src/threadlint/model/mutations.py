@@ -17,7 +17,7 @@ of unknown kind only counts for rebinding, never for its methods.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -219,7 +219,7 @@ class Mutations(Provider):
 
     def _kind_of_bindings(self, bindings: List[Binding]) -> Optional[str]:
         """The one kind every binding agrees on; None when any is unknown."""
-        kinds = set()
+        kinds: Set[Optional[str]] = set()
         for binding in bindings:
             if binding.kind == "augassign" or (binding.kind == "assign" and binding.value is None):
                 continue  # `x += [...]` and bare annotations keep the type
@@ -228,12 +228,12 @@ class Mutations(Provider):
                 continue
             if binding.kind != "assign":
                 return None
-            kinds.add(self._kind_of_value(binding.value))  # type: ignore[arg-type]
+            kinds.add(self._kind_of_value(binding.value))
         if len(kinds) != 1:
             return None
         return kinds.pop()
 
-    def _kind_of_value(self, value: cst.BaseExpression) -> Optional[str]:
+    def _kind_of_value(self, value: Optional[cst.BaseExpression]) -> Optional[str]:
         if isinstance(value, (cst.List, cst.ListComp)):
             return "list"
         if isinstance(value, (cst.Dict, cst.DictComp)):

@@ -11,7 +11,7 @@ every provider and rule.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union, cast
 
 import libcst as cst
 
@@ -74,11 +74,11 @@ class _Builder(ScopeBuilder):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         parent_scope = self.scope
         super().visit_FunctionDef(node)
-        cls = None
+        cls: Optional[cst.ClassDef] = None
         if parent_scope.kind == "class":
-            cls = parent_scope.node  # type: ignore[assignment]
-            self.methods.setdefault(cls, {})[node.name.value] = node  # type: ignore[index]
-        info = FunctionInfo(node, self.scope, cls)  # type: ignore[arg-type]
+            cls = cast(cst.ClassDef, parent_scope.node)  # a class scope's node is its ClassDef
+            self.methods.setdefault(cls, {})[node.name.value] = node
+        info = FunctionInfo(node, self.scope, cls)
         if cls is not None:
             params = list(node.params.posonly_params) + list(node.params.params)
             if params and not any(n in ("staticmethod",) for n in info.decorator_names):
@@ -129,7 +129,7 @@ class _Builder(ScopeBuilder):
         if self.function_stack and self.function_stack[-1] is not None:
             self.function_stack[-1].has_yield = True
 
-    visit_Yield = _yield  # type: ignore[assignment]
+    visit_Yield = _yield
 
     def _record_self_attr(self, target: cst.BaseExpression,
                           value: Optional[cst.BaseExpression]) -> None:
@@ -286,14 +286,15 @@ class Names(Provider):
             walk(unit, [counter])
             return counter.reads
         nodes, leaving = self.recording.nodes, self.recording.leaving
-        hooks = {"Assign": counter.visit_Assign, "AnnAssign": counter.visit_AnnAssign,
-                 "Global": counter.visit_Global, "Nonlocal": counter.visit_Global,
-                 "Name": counter.visit_Name}
+        hooks: Dict[str, Callable[..., None]] = {
+            "Assign": counter.visit_Assign, "AnnAssign": counter.visit_AnnAssign,
+            "Global": counter.visit_Global, "Nonlocal": counter.visit_Global,
+            "Name": counter.visit_Name}
         for index in range(span[0], span[1]):
             if not leaving[index]:
                 hook = hooks.get(type(nodes[index]).__name__)
                 if hook is not None:
-                    hook(nodes[index])  # type: ignore[operator]
+                    hook(nodes[index])
         return counter.reads
 
     def method(self, cls: cst.ClassDef, name: str) -> Optional[cst.FunctionDef]:
@@ -339,7 +340,7 @@ class Names(Provider):
             recorded = self.self_attr_values.get(cls, {}).get(attr)
             if not recorded or any(v is None for v in recorded):
                 return None
-            return list(recorded)  # type: ignore[arg-type]
+            return cast(List[cst.BaseExpression], list(recorded))  # no None, checked above
         return None
 
 
@@ -349,7 +350,7 @@ class _NameReads:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.stores: set = set()
+        self.stores: Set[int] = set()
         self.reads = 0
 
     def _store(self, target: cst.BaseExpression) -> None:
@@ -368,7 +369,7 @@ class _NameReads:
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self._store(node.target)
 
-    def visit_Global(self, node: cst.Global) -> None:
+    def visit_Global(self, node: Union[cst.Global, cst.Nonlocal]) -> None:
         self.stores.update(id(item.name) for item in node.names)
 
     visit_Nonlocal = visit_Global

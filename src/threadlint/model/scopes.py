@@ -42,7 +42,7 @@ class Binding:
     name: str
     kind: str
     node: cst.CSTNode
-    scope: "Scope"
+    scope: Scope
     value: Optional[cst.BaseExpression] = None
     qualified: Optional[str] = None
 
@@ -51,7 +51,7 @@ class Binding:
 class Scope:
     kind: str  # module, class, function, lambda, comprehension
     node: cst.CSTNode
-    parent: Optional["Scope"]
+    parent: Optional[Scope]
     bindings: Dict[str, List[Binding]] = field(default_factory=dict)
     global_names: Set[str] = field(default_factory=set)
     nonlocal_names: Set[str] = field(default_factory=set)
@@ -60,13 +60,13 @@ class Scope:
         self.bindings.setdefault(binding.name, []).append(binding)
 
     @property
-    def module_scope(self) -> "Scope":
+    def module_scope(self) -> Scope:
         scope = self
         while scope.parent is not None:
             scope = scope.parent
         return scope
 
-    def owner_of(self, name: str) -> Optional["Scope"]:
+    def owner_of(self, name: str) -> Optional[Scope]:
         """The scope whose binding ``name`` refers to when used here."""
         if name in self.global_names:
             return self.module_scope
@@ -201,11 +201,11 @@ class ScopeBuilder(cst.CSTVisitor):
     def _visit_comp(self, node: cst.CSTNode) -> None:
         self._push("comprehension", node)
 
-    def _leave_comp(self, node: cst.CSTNode) -> None:
+    def _leave_comp(self, original_node: cst.CSTNode) -> None:
         self.stack.pop()
 
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comp  # type: ignore
-    leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave_comp  # type: ignore
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comp
+    leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave_comp
 
     # -- bindings ------------------------------------------------------------
     def visit_Global(self, node: cst.Global) -> None:

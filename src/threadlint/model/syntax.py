@@ -8,9 +8,10 @@ named by, a textual key for a lock expression.
 from __future__ import annotations
 
 import re
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, cast
 
 import libcst as cst
+
 
 def keyword_or_positional(call: cst.Call, keyword: str, index: int) -> Optional[cst.Arg]:
     """The argument bound to parameter ``keyword`` at position ``index``."""
@@ -128,3 +129,8 @@ def method_call(expr: Optional[cst.BaseExpression], method: str) -> Optional[cst
             and expr.func.attr.value == method:
         return expr
     return None
+
+
+def method_receiver(call: cst.Call) -> cst.BaseExpression:
+    """The ``<something>`` of a call :func:`method_call` returned."""
+    return cast(cst.Attribute, call.func).value

@@ -159,6 +159,7 @@ class Threads(Provider):
         name = func.attr.value
         receiver = func.value
         owner = names.self_attribute(func)
+        cls: Optional[cst.ClassDef]
         if owner is not None:
             cls = owner[0]
             # An instance attribute of the same name would shadow the method.
@@ -294,7 +295,7 @@ class Threads(Provider):
             todo = deque([entry.unit])
             while todo:
                 unit = todo.popleft()
-                for site in self.calls.get(unit, ()):  # type: ignore[call-overload]
+                for site in self.calls.get(unit, ()):
                     if unlocked_only and site.held:
                         continue
                     if site.callee not in reached:

@@ -9,7 +9,7 @@ from elsewhere) is unknown, and the rules stay silent about unknowns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, TypeVar
 
 import libcst as cst
 
@@ -25,7 +25,8 @@ from threadlint.model.core import Model, Provider
 from threadlint.model.names import FunctionInfo, Names
 from threadlint.model.syntax import is_plain_literal
 
-KindOf = Callable[[cst.Call], Optional[str]]
+K = TypeVar("K")
+KindOf = Callable[[cst.Call], Optional[K]]  # what a call makes, or None
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Values(Provider):
         return constructors[name] if name is not None else None
 
     # -- what an expression holds --------------------------------------------------
-    def made_by(self, expr: cst.BaseExpression, kind_of: KindOf) -> Optional[List[str]]:
+    def made_by(self, expr: cst.BaseExpression, kind_of: KindOf[K]) -> Optional[List[K]]:
         """Kinds of object ``expr`` is built as, when it is a call that ``kind_of``
         classifies or every value it is bound to is one; otherwise None."""
         if isinstance(expr, cst.Call):
@@ -107,7 +108,7 @@ class Values(Provider):
         return kinds
 
     def is_thread(self, expr: cst.BaseExpression) -> bool:
-        return self.made_by(expr, self.thread_constructor) is not None  # type: ignore[arg-type]
+        return self.made_by(expr, self.thread_constructor) is not None
 
     def is_executor(self, expr: cst.BaseExpression) -> bool:
         return self.made_by(expr, self.executor_constructor) is not None

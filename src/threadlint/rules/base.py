@@ -27,7 +27,7 @@ from threadlint.walk import check_hooks
 class Report:
     """A finding before positions are known: the node and what to say about it."""
 
-    rule: Type["Rule"]
+    rule: Type[Rule]
     node: cst.CSTNode
     message: str
     replacement: Optional[cst.CSTNode] = None  # a safe fix, when the rule has one

@@ -113,7 +113,9 @@ class ThreadArgsNotTuple(Rule):
             return not self._has_scalar_literal(value)
         if isinstance(value, cst.Name):
             values = self.names.assigned_values(value)
-            return bool(values) and all(self._may_be_sequence(v) for v in values)
+            if not values:
+                return False
+            return all(self._may_be_sequence(v) for v in values)
         return False
 
     def _has_scalar_literal(self, value: cst.BaseExpression) -> Optional[bool]:

@@ -27,11 +27,27 @@ class ThreadTargetCalled(Rule):
 
     ## Example
     ```python
+    import threading
+
+
+    def poll_forever():
+        while True:
+            poll()
+
+
     worker = threading.Thread(target=poll_forever())
     ```
 
     ## Use instead
     ```python
+    import threading
+
+
+    def poll_forever():
+        while True:
+            poll()
+
+
     worker = threading.Thread(target=poll_forever)
     # with arguments: Thread(target=poll, args=(url,)) or executor.submit(poll, url)
     ```

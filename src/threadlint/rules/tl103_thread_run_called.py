@@ -26,12 +26,16 @@ class ThreadRunCalled(Rule):
 
     ## Example
     ```python
+    import threading
+
     worker = threading.Thread(target=drain_queue)
     worker.run()
     ```
 
     ## Use instead
     ```python
+    import threading
+
     worker = threading.Thread(target=drain_queue)
     worker.start()
     ```

@@ -39,6 +39,8 @@ class ThreadNeverJoined(Rule):
 
     ## Example
     ```python
+    import threading
+
     def refresh(urls):
         for url in urls:
             worker = threading.Thread(target=download, args=(url,))
@@ -47,6 +49,8 @@ class ThreadNeverJoined(Rule):
 
     ## Use instead
     ```python
+    import threading
+
     def refresh(urls):
         workers = [threading.Thread(target=download, args=(url,)) for url in urls]
         for worker in workers:

@@ -26,6 +26,8 @@ class ExecutorNotShutdown(Rule):
 
     ## Example
     ```python
+    from concurrent.futures import ThreadPoolExecutor
+
     def fetch_all(urls):
         pool = ThreadPoolExecutor(max_workers=8)
         return list(pool.map(fetch, urls))
@@ -33,6 +35,8 @@ class ExecutorNotShutdown(Rule):
 
     ## Use instead
     ```python
+    from concurrent.futures import ThreadPoolExecutor
+
     def fetch_all(urls):
         with ThreadPoolExecutor(max_workers=8) as pool:
             return list(pool.map(fetch, urls))

@@ -35,6 +35,8 @@ class DaemonSetAfterStart(Rule):
 
     ## Example
     ```python
+    import threading
+
     poller = threading.Thread(target=poll_forever)
     poller.start()
     poller.daemon = True
@@ -42,6 +44,8 @@ class DaemonSetAfterStart(Rule):
 
     ## Use instead
     ```python
+    import threading
+
     poller = threading.Thread(target=poll_forever, daemon=True)
     poller.start()
     ```
@@ -72,8 +76,9 @@ class DaemonSetAfterStart(Rule):
         for definition, holders in fates.thread_holders().items():
             if _overrides_start(classes, holders):
                 continue
-            events = [(use.site, use.node) for use in flow.uses_of(definition)
-                      if use.site.unit is definition.site.unit]
+            events: List[Tuple[Site, cst.BaseExpression]] = [
+                (use.site, use.node) for use in flow.uses_of(definition)
+                if use.site.unit is definition.site.unit]
             starts, changes = _classify(flow, events)
             for change_site, change_node, receiver in changes:
                 for start_site, _, _ in starts:
@@ -118,7 +123,8 @@ def _overrides_start(classes: Classes, fates: List[Fate]) -> bool:
                for fate in fates)
 
 
-def _classify(flow: Flow, events: List[Tuple[Site, cst.CSTNode]]) -> Tuple[List[_Event], List[_Event]]:
+def _classify(flow: Flow, events: List[Tuple[Site, cst.BaseExpression]],
+              ) -> Tuple[List[_Event], List[_Event]]:
     starts: List[_Event] = []
     changes: List[_Event] = []
     for site, node in events:

@@ -33,6 +33,8 @@ class ThreadStartedTwice(Rule):
 
     ## Example
     ```python
+    import threading
+
     worker = threading.Thread(target=sync)
     for attempt in range(3):
         worker.start()
@@ -41,6 +43,8 @@ class ThreadStartedTwice(Rule):
 
     ## Use instead
     ```python
+    import threading
+
     for attempt in range(3):
         worker = threading.Thread(target=sync)
         worker.start()

@@ -33,6 +33,8 @@ class UnlockedGlobalMutation(Rule):
 
     ## Example
     ```python
+    import threading
+
     hits = 0
     seen = {}
 
@@ -46,6 +48,8 @@ class UnlockedGlobalMutation(Rule):
 
     ## Use instead
     ```python
+    import threading
+
     hits = 0
     seen = {}
     stats_lock = threading.Lock()
@@ -55,6 +59,8 @@ class UnlockedGlobalMutation(Rule):
         with stats_lock:
             hits += 1
             seen[request.path] = seen.get(request.path, 0) + 1
+
+    threading.Thread(target=handle_request, args=(request,)).start()
     ```
 
     ## Known limitations

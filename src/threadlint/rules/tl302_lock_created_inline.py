@@ -25,6 +25,8 @@ class LockCreatedInline(Rule):
 
     ## Example
     ```python
+    import threading
+
     def record(event):
         with threading.Lock():
             events.append(event)
@@ -32,6 +34,8 @@ class LockCreatedInline(Rule):
 
     ## Use instead
     ```python
+    import threading
+
     events_lock = threading.Lock()
 
     def record(event):

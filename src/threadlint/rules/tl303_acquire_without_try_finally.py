@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from threadlint.model.acquires import Acquires
+from threadlint.model.syntax import method_receiver
 from threadlint.rules.base import Rule, snippet
 
 
@@ -90,7 +91,7 @@ class AcquireWithoutTryFinally(Rule):
             # Released in another function: a hand-off, not a pair.
             if not acquires.paired(candidate) or acquires.protected(candidate):
                 continue
-            lock = snippet(candidate.call.func.value)  # type: ignore[attr-defined]
+            lock = snippet(method_receiver(candidate.call))
             self.report(
                 candidate.call,
                 f"`{lock}.acquire()` is not followed by `try:`/`finally: {lock}.release()`, so an "

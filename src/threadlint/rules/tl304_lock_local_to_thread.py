@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import libcst as cst
 
 from threadlint.model.api import THREAD_ENTRY_NEEDS
+from threadlint.model.core import Unit
 from threadlint.model.local_locks import LocalLocks
 from threadlint.model.threads import Threads
 from threadlint.model.values import Values
@@ -27,6 +30,8 @@ class LockLocalToThread(Rule):
 
     ## Example
     ```python
+    import threading
+
     def worker(jobs):
         lock = threading.Lock()
         for job in jobs:
@@ -39,12 +44,17 @@ class LockLocalToThread(Rule):
 
     ## Use instead
     ```python
+    import threading
+
     results_lock = threading.Lock()
 
     def worker(jobs):
         for job in jobs:
             with results_lock:
                 results.append(run(job))
+
+    for chunk in chunks:
+        threading.Thread(target=worker, args=(chunk,)).start()
     ```
 
     ## Known limitations
@@ -76,7 +86,7 @@ class LockLocalToThread(Rule):
             entry = reached.get(lock.scope.node)
             if entry is None:
                 continue
-            where = threads.where(lock.scope.node, entry)  # type: ignore[arg-type]
+            where = threads.where(cast(Unit, lock.scope.node), entry)  # a function scope's def
             for binding in lock.bindings:
                 value = binding.value
                 if not isinstance(value, cst.Call):

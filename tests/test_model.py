@@ -1,0 +1,361 @@
+"""The semantic model: each provider on small snippets, and the contract
+between the engine, the providers and the rules."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import List
+
+import libcst as cst
+import pytest
+
+from threadlint import engine
+from threadlint.engine import lint_source, model_for
+from threadlint.model import (
+    Acquires,
+    Classes,
+    Fates,
+    Flow,
+    LocalLocks,
+    Locks,
+    MissingFact,
+    Mutations,
+    Names,
+    Provider,
+    Threads,
+    Values,
+    closure,
+)
+from threadlint.rules import ALL_RULES
+from threadlint.rules.base import Rule
+from threadlint.settings import Settings
+
+
+def build(source: str, *kinds: type) -> engine.Model:
+    return model_for(textwrap.dedent(source), *kinds)
+
+
+def functions(model: engine.Model) -> dict:
+    return {node.name.value: node for node in model[Names].functions}
+
+
+def classes(model: engine.Model) -> dict:
+    return {node.name.value: node for node in model[Names].classes}
+
+
+def calls(model: engine.Model, name: str) -> List[cst.Call]:
+    """Every call of ``name(...)`` or ``x.name(...)``, in source order."""
+    found: List[cst.Call] = []
+    recording = model[Names].recording
+    for node, leaving in zip(recording.nodes, recording.leaving):
+        if leaving or type(node) is not cst.Call:
+            continue
+        func = node.func
+        spelt = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+        if spelt == name:
+            found.append(node)
+    return found
+
+
+# -- names ----------------------------------------------------------------------
+def test_names_resolve_imports_aliases_and_shadowing() -> None:
+    model = build("""
+        import threading as th
+        from threading import Thread as T
+        Alias = th.Thread
+        def f(Thread):
+            Thread()
+        th.Thread(); T(); Alias()
+    """, Names)
+    names = model[Names]
+    resolved = [names.qualified_names(call.func) for call in calls(model, "Thread")]
+    assert resolved == [frozenset(), frozenset({"threading.Thread"})]  # the parameter shadows
+    assert names.resolves_to(calls(model, "T")[0].func, ["threading.Thread"]) == "threading.Thread"
+    assert names.qualified_names(calls(model, "Alias")[0].func) == {"threading.Thread"}
+
+
+def test_names_count_reads_of_a_global_in_a_function() -> None:
+    model = build("""
+        flag = False
+        def setter():
+            global flag
+            flag = True
+        def checker():
+            global flag
+            if not flag:
+                flag = True
+    """, Names)
+    names, funcs = model[Names], functions(model)
+    assert names.loads_in(funcs["setter"], "flag") == 0
+    assert names.loads_in(funcs["checker"], "flag") == 1
+
+
+# -- classes --------------------------------------------------------------------
+def test_classes_lookup_follows_c3_order_and_ignores_metaclass_keywords() -> None:
+    model = build("""
+        import threading
+        class Meta(type): pass
+        class Base:
+            def run(self): pass
+        class Left(Base): pass
+        class Right(Base):
+            def run(self): pass
+        class Both(Left, Right, metaclass=Meta): pass
+        class Worker(threading.Thread): pass
+        class Sub(Worker): pass
+    """, Classes)
+    found, cls = model[Classes], classes(model)
+    assert found.local_bases(cls["Both"]) == [cls["Left"], cls["Right"]]
+    assert [c.name.value for c in found.mro(cls["Both"])] == ["Both", "Left", "Right", "Base"]
+    assert found.lookup(cls["Both"], "run") is model[Names].method(cls["Right"], "run")
+    assert found.thread_classes == {cls["Worker"]: "thread", cls["Sub"]: "thread"}
+    assert set(found.family(cls["Left"])) == {cls["Left"], cls["Base"], cls["Both"], cls["Right"]}
+
+
+# -- values ---------------------------------------------------------------------
+def test_values_know_an_object_only_when_every_binding_agrees() -> None:
+    model = build("""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+        lock = threading.RLock()
+        maybe = threading.Lock()
+        maybe = make_lock()
+        pool = ThreadPoolExecutor()
+        pool.submit(print); lock.acquire(); maybe.acquire()
+    """, Values)
+    values = model[Values]
+    receivers = [call.func.value for call in calls(model, "acquire")]
+    assert [values.lock_kind(r) for r in receivers] == ["rlock", None]
+    assert values.is_executor(calls(model, "submit")[0].func.value)
+
+
+# -- locks ----------------------------------------------------------------------
+def test_locks_are_held_in_with_bodies_and_acquire_regions_not_in_nested_defs() -> None:
+    model = build("""
+        import threading
+        lock = threading.Lock()
+        def f():
+            with lock:
+                a = 1
+                def inner():
+                    b = 2
+            lock.acquire()
+            c = 3
+            lock.release()
+            d = 4
+    """, Locks)
+    locks = model[Locks]
+    held = {}
+    for node in model[Names].recording.nodes:
+        if type(node) is cst.SimpleStatementLine and isinstance(node.body[0], cst.Assign):
+            held[node.body[0].targets[0].target.value] = locks.held_at(node)
+    assert held == {"lock": (), "a": ("lock",), "b": (), "c": ("lock",), "d": ()}
+
+
+# -- threads --------------------------------------------------------------------
+def test_threads_find_entries_and_reach_helpers_unless_called_under_a_lock() -> None:
+    model = build("""
+        import threading
+        lock = threading.Lock()
+        def helper(): pass
+        def guarded(): pass
+        def worker():
+            helper()
+            with lock:
+                guarded()
+        class Poller(threading.Thread):
+            def run(self):
+                self.poll()
+            def poll(self): pass
+        threading.Thread(target=worker).start()
+    """, Threads)
+    threads, funcs = model[Threads], functions(model)
+    assert [entry.describe() for entry in threads.entries] == [
+        "thread target 'worker'", "thread run() 'Poller.run'"]
+    assert set(threads.reached(unlocked_only=False)) == {
+        funcs["worker"], funcs["helper"], funcs["guarded"], funcs["run"], funcs["poll"]}
+    assert funcs["guarded"] not in threads.reached(unlocked_only=True)
+
+
+# -- flow and fates -----------------------------------------------------------------
+def test_flow_gives_each_use_the_binding_that_reaches_it() -> None:
+    model = build("""
+        import threading
+        def f():
+            t = threading.Thread(target=print)
+            t.start()
+            t = threading.Thread(target=print)
+            t.start()
+            t.join()
+    """, Flow)
+    flow = model[Flow]
+    defs = [d for (scope, name), ds in flow.defs.items() if name == "t" for d in ds]
+    uses = [[use.node for use in flow.uses_of(d)] for d in defs]
+    assert [len(u) for u in uses] == [1, 2]  # the first thread's only use is its start()
+
+
+def test_fates_follow_threads_through_containers_and_attributes() -> None:
+    model = build("""
+        import threading
+        def fan_out(jobs):
+            workers = [threading.Thread(target=j) for j in jobs]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+        class Service:
+            def start(self):
+                self._thread = threading.Thread(target=print)
+                self._thread.start()
+        def leak():
+            t = threading.Thread(target=print)
+            t.start()
+            return t
+    """, Fates)
+    fates = {fate.creation.node: fate for fate in model[Fates].fates}
+    made = calls(model, "Thread")
+    assert [(fates[c].joined, fates[c].escaped, bool(fates[c].starts)) for c in made] == [
+        (True, False, True), (False, False, True), (False, True, True)]
+    assert fates[made[0]].in_container and fates[made[1]].attrs[0][1] == "_thread"
+
+
+def test_flow_is_not_fed_in_modules_without_a_threading_import() -> None:
+    model = build("def f():\n    x = 1\n    return x\n", Fates)
+    assert not model[Flow].fed and model[Flow].defs == {} and model[Fates].fates == []
+
+
+# -- mutations, acquires, local locks ------------------------------------------------
+def test_mutations_record_the_locks_held_where_shared_state_changes() -> None:
+    model = build("""
+        import threading
+        lock = threading.Lock()
+        hits = 0
+        seen = {}
+        def work(key):
+            global hits
+            hits += 1
+            with lock:
+                seen[key] = 1
+            local = []
+            local.append(key)
+    """, Mutations)
+    found = [(m.label, m.held) for m in model[Mutations].mutations]
+    assert found == [("global 'hits'", ()), ("global 'seen'", ("lock",))]
+
+
+def test_acquires_pair_and_protect() -> None:
+    model = build("""
+        import threading
+        lock = threading.Lock()
+        def bare():
+            lock.acquire()
+            work()
+            lock.release()
+        def safe():
+            lock.acquire()
+            try:
+                work()
+            finally:
+                lock.release()
+        def handoff():
+            lock.acquire()
+    """, Acquires)
+    acquires = model[Acquires]
+    judged = [(c.unit.name.value, acquires.paired(c), acquires.protected(c))
+              for c in acquires.candidates]
+    assert judged == [("bare", True, False), ("safe", True, True)]
+
+
+def test_local_locks_tell_guarding_from_escaping() -> None:
+    model = build("""
+        import threading
+        def guarded():
+            lock = threading.Lock()
+            with lock:
+                pass
+        def shared():
+            lock = threading.Lock()
+            threading.Thread(target=print, args=(lock,)).start()
+    """, LocalLocks)
+    locks = {lock.scope.node.name.value: lock for lock in model[LocalLocks].locks.values()}
+    assert (locks["guarded"].guarded, locks["guarded"].escapes) == (True, False)
+    assert locks["shared"].escapes
+
+
+# -- the contract -------------------------------------------------------------------
+def test_closure_orders_dependencies_first_and_builds_only_what_is_required() -> None:
+    order = closure([Threads])
+    assert order.index(Names) < order.index(Classes) < order.index(Values) < order.index(Locks) \
+        < order.index(Threads)
+    assert Flow not in order and Fates not in order
+    model = build("import threading\n", Values)
+    assert Values in model and Locks not in model
+    with pytest.raises(MissingFact, match="Locks"):
+        model[Locks]
+
+
+def test_an_unknown_hook_name_is_an_error_when_the_class_is_defined() -> None:
+    with pytest.raises(TypeError, match="visit_Call_func"):
+        class Misspelt(Rule):
+            def visit_Call_func(self, node: cst.Call) -> None:
+                pass
+
+    with pytest.raises(TypeError, match="Calls"):
+        class AlsoMisspelt(Provider):
+            def leave_Calls(self, node: cst.Call) -> None:
+                pass
+
+
+SETTINGS = Settings(root="/")
+
+
+def test_a_rule_with_its_own_call_hook_changes_no_other_rules_findings(monkeypatch) -> None:
+    """Once, a rule overriding ``visit_Call`` without ``super()`` before TL301
+    silently cut TL301's findings on its fixture from 17 to 2."""
+    from conftest import FIXTURES
+
+    source = (FIXTURES / "TL301.py").read_bytes()
+    settings = Settings(root="/", select=("TL301", "TL103"))
+    before = lint_source("TL301.py", source, settings).findings
+
+    class CallCounter(Rule):
+        code = "TL103"
+        name = "thread-run-called"
+        summary = "counts calls"
+        requires = (Threads,)
+
+        def visit_Call(self, node: cst.Call) -> None:
+            self.model[Threads]  # reads a finished fact; feeds nothing
+
+    monkeypatch.setattr(engine, "ALL_RULES", [CallCounter] + [
+        rule for rule in ALL_RULES if rule.code != "TL103"])
+    after = lint_source("TL301.py", source, settings).findings
+    assert len([f for f in before if f.code == "TL301"]) == 17
+    assert [f for f in after if f.code == "TL301"] == [f for f in before if f.code == "TL301"]
+
+
+def test_a_failing_provider_is_reported_and_only_rules_needing_it_are_skipped(monkeypatch) -> None:
+    def broken(self: Mutations, node: cst.AugAssign) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(Mutations, "visit_AugAssign", broken)
+    source = (b"import threading\nhits = 0\ndef work():\n    global hits\n    hits += 1\n"
+              b"threading.Thread(target=work, args=(1)).start()\n")
+    result = lint_source("x.py", source, Settings(root="/", select=("TL101", "TL301")))
+    assert [(f.line, f.code) for f in result.findings] == [(6, "TL101")]
+    messages = [str(error) for error in result.errors]
+    assert messages[0].startswith("x.py: internal error in analysis (Mutations): KeyError: 'boom'")
+    assert messages[1] == "x.py: TL301 (unlocked-global-mutation) skipped: the analysis it needs failed"
+
+
+def test_model_modules_import_neither_the_engine_nor_the_rules() -> None:
+    from pathlib import Path
+
+    import threadlint.model
+
+    package = Path(threadlint.model.__file__).parent
+    for path in package.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for forbidden in ("threadlint.engine", "threadlint.rules", "threadlint.cli",
+                          "threadlint.runner"):
+            assert forbidden not in text, f"{path.name} imports {forbidden}"
