@@ -10,33 +10,44 @@ here is recognised everywhere at once.
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Tuple
+from types import MappingProxyType
+from typing import Dict, FrozenSet, Mapping, Tuple, TypeVar
+
+import libcst as cst
 
 from threadlint.prefilter import Needs, resolving
 
+_V = TypeVar("_V")
+
+
+def _frozen(table: Dict[str, _V]) -> Mapping[str, _V]:
+    """A read-only view: the tables are constants shared by every lint."""
+    return MappingProxyType(table)
+
+
 #: Constructors of thread-like objects and the kind of object they make.
-THREAD_CONSTRUCTORS: Dict[str, str] = {
+THREAD_CONSTRUCTORS: Mapping[str, str] = _frozen({
     "threading.Thread": "thread",
     "threading.Timer": "timer",
     "multiprocessing.dummy.Process": "thread",
     "multiprocessing.Process": "process",
     "multiprocessing.context.Process": "process",
-}
+})
 
 #: Calls returning a multiprocessing context, whose ``Process`` is a process.
 MULTIPROCESSING_CONTEXTS: Tuple[str, ...] = (
     "multiprocessing.get_context", "multiprocessing.context.get_context")
 
 #: Executors and the kind of worker they run.
-EXECUTOR_CONSTRUCTORS: Dict[str, str] = {
+EXECUTOR_CONSTRUCTORS: Mapping[str, str] = _frozen({
     "concurrent.futures.ThreadPoolExecutor": "thread",
     "concurrent.futures.thread.ThreadPoolExecutor": "thread",
     "concurrent.futures.ProcessPoolExecutor": "process",
     "concurrent.futures.process.ProcessPoolExecutor": "process",
-}
+})
 
 #: Constructors of thread (and process) locks, conditions and semaphores.
-THREAD_LOCK_CONSTRUCTORS: Dict[str, str] = {
+THREAD_LOCK_CONSTRUCTORS: Mapping[str, str] = _frozen({
     "threading.Lock": "lock",
     "threading.RLock": "rlock",
     "threading.Condition": "condition",
@@ -59,10 +70,10 @@ THREAD_LOCK_CONSTRUCTORS: Dict[str, str] = {
     "multiprocessing.synchronize.Condition": "condition",
     "multiprocessing.synchronize.Semaphore": "semaphore",
     "multiprocessing.synchronize.BoundedSemaphore": "semaphore",
-}
+})
 
 #: asyncio's locks: only meaningful with ``async with`` / ``await``.
-ASYNC_LOCK_CONSTRUCTORS: Dict[str, str] = {
+ASYNC_LOCK_CONSTRUCTORS: Mapping[str, str] = _frozen({
     "asyncio.Lock": "lock",
     "asyncio.Condition": "condition",
     "asyncio.Semaphore": "semaphore",
@@ -71,9 +82,10 @@ ASYNC_LOCK_CONSTRUCTORS: Dict[str, str] = {
     "asyncio.locks.Condition": "condition",
     "asyncio.locks.Semaphore": "semaphore",
     "asyncio.locks.BoundedSemaphore": "semaphore",
-}
+})
 
-ALL_LOCK_CONSTRUCTORS: Dict[str, str] = {**THREAD_LOCK_CONSTRUCTORS, **ASYNC_LOCK_CONSTRUCTORS}
+ALL_LOCK_CONSTRUCTORS: Mapping[str, str] = _frozen({**THREAD_LOCK_CONSTRUCTORS,
+                                                   **ASYNC_LOCK_CONSTRUCTORS})
 
 #: Methods of a lock a local lock may be used through without escaping.
 LOCK_METHODS: FrozenSet[str] = frozenset({
@@ -119,7 +131,7 @@ THREAD_SAFE_TYPES: FrozenSet[str] = frozenset({
 # -- plain containers --------------------------------------------------------------
 #: Calls that make a container, and which kind of container (for the rules
 #: that judge mutating methods and item assignment).
-CONTAINER_FACTORIES: Dict[str, str] = {
+CONTAINER_FACTORIES: Mapping[str, str] = _frozen({
     "builtins.list": "list",
     "builtins.dict": "dict",
     "builtins.set": "set",
@@ -133,7 +145,7 @@ CONTAINER_FACTORIES: Dict[str, str] = {
     "weakref.WeakSet": "set",
     "types.SimpleNamespace": "namespace",
     "argparse.Namespace": "namespace",
-}
+})
 
 #: Calls that make a fresh container nobody else holds (for following the
 #: threads put in it).
@@ -142,6 +154,53 @@ FRESH_CONTAINERS: FrozenSet[str] = frozenset({
     "collections.OrderedDict", "collections.defaultdict", "weakref.WeakSet",
     "weakref.WeakValueDictionary",
 })
+
+# -- how a thread or executor is followed through containers and calls --------------
+#: Container methods that put their argument into the container: name -> position.
+ADD_METHODS: Mapping[str, int] = _frozen({"append": 0, "add": 0, "appendleft": 0, "insert": 1,
+                                           "setdefault": 1})
+#: Container methods returning one element.
+ELEMENT_METHODS = frozenset({"pop", "popleft", "get", "__getitem__"})
+#: Container methods returning a container of the same elements.
+COPY_METHODS = frozenset({"copy", "values", "items"})
+#: Container methods that neither leak nor return the elements.
+CONTAINER_NEUTRAL = frozenset({
+    "append", "add", "appendleft", "insert", "extend", "remove", "discard", "clear", "index",
+    "count", "sort", "reverse", "keys", "setdefault", "update", "__len__", "__contains__",
+})
+#: Builtins that only look at their argument.
+NEUTRAL_BUILTINS = frozenset({
+    "print", "len", "repr", "str", "id", "isinstance", "hash", "type", "bool", "format",
+    "callable", "hasattr", "getattr", "super", "vars", "dir",
+})
+#: Builtins returning a container holding the same elements as their first argument.
+TRANSPARENT_BUILTINS = frozenset({
+    "list", "tuple", "set", "frozenset", "sorted", "reversed", "iter", "enumerate",
+})
+#: Logging calls only format their arguments.
+LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
+                          "log"})
+FRESH_DISPLAYS = (cst.List, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp)
+#: Methods of a started thread, process or executor that end its life cleanly.
+HANDLING_METHODS = frozenset({"cancel", "terminate", "kill", "close", "shutdown", "__exit__"})
+
+
+# -- containers, as the rules that judge shared state see them ----------------------
+_LIST_METHODS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"})
+_DICT_METHODS = frozenset({"update", "setdefault", "pop", "popitem", "clear"})
+_SET_METHODS = frozenset({"add", "discard", "remove", "pop", "clear", "update", "difference_update",
+                          "intersection_update", "symmetric_difference_update"})
+#: Methods that change a container of each kind (kinds as CONTAINER_FACTORIES).
+MUTATING_METHODS: Mapping[str, FrozenSet[str]] = _frozen({
+    "list": _LIST_METHODS,
+    "bytearray": _LIST_METHODS - {"sort"},
+    "dict": _DICT_METHODS,
+    "counter": _DICT_METHODS | {"subtract"},
+    "ordereddict": _DICT_METHODS | {"move_to_end"},
+    "set": _SET_METHODS,
+})
+#: Container kinds whose items can be assigned and deleted (``c[k] = v``).
+ITEM_KINDS = frozenset({"list", "bytearray", "dict", "counter", "ordereddict"})
 
 THREAD_LOCALS: Tuple[str, ...] = ("threading.local", "_thread._local", "_threading_local.local")
 

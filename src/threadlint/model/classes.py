@@ -11,7 +11,7 @@ finds nothing.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
 
 import libcst as cst
 
@@ -208,7 +208,7 @@ class Classes(Provider):
         return info.cls
 
     # -- thread subclasses -------------------------------------------------------
-    def _find_subclasses(self, roots: Dict[str, str]) -> Dict[cst.ClassDef, str]:
+    def _find_subclasses(self, roots: Mapping[str, str]) -> Dict[cst.ClassDef, str]:
         found: Dict[cst.ClassDef, str] = {}
         changed = True
         while changed:
@@ -226,7 +226,7 @@ class Classes(Provider):
                         break
         return found
 
-    def _class_kind(self, expr: cst.BaseExpression, roots: Dict[str, str],
+    def _class_kind(self, expr: cst.BaseExpression, roots: Mapping[str, str],
                     local: Dict[cst.ClassDef, str]) -> Optional[str]:
         name = self.names.resolves_to(expr, roots)
         if name is not None:

@@ -21,11 +21,20 @@ from typing import Dict, List, Optional, Set, Tuple, Union
 import libcst as cst
 
 from threadlint.model.api import (
+    ADD_METHODS,
+    CONTAINER_NEUTRAL,
+    COPY_METHODS,
+    ELEMENT_METHODS,
     EXECUTOR_CONSTRUCTORS,
     FRESH_CONTAINERS,
+    FRESH_DISPLAYS,
+    HANDLING_METHODS,
+    LOG_METHODS,
+    NEUTRAL_BUILTINS,
     PROCESS_REAPERS,
     THREAD_CONSTRUCTORS,
     THREAD_LISTINGS,
+    TRANSPARENT_BUILTINS,
 )
 from threadlint.model.classes import Classes
 from threadlint.model.core import Model, Provider
@@ -51,33 +60,6 @@ from threadlint.model.flow import (
 from threadlint.model.names import Names, SelfAttr
 from threadlint.model.syntax import literal_bool
 from threadlint.model.values import ThreadConstructor, Values
-
-#: Container methods that put their argument into the container: name -> position.
-_ADD_METHODS = {"append": 0, "add": 0, "appendleft": 0, "insert": 1, "setdefault": 1}
-#: Container methods returning one element.
-_ELEMENT_METHODS = frozenset({"pop", "popleft", "get", "__getitem__"})
-#: Container methods returning a container of the same elements.
-_COPY_METHODS = frozenset({"copy", "values", "items"})
-#: Container methods that neither leak nor return the elements.
-_CONTAINER_NEUTRAL = frozenset({
-    "append", "add", "appendleft", "insert", "extend", "remove", "discard", "clear", "index",
-    "count", "sort", "reverse", "keys", "setdefault", "update", "__len__", "__contains__",
-})
-#: Builtins that only look at their argument.
-_NEUTRAL_BUILTINS = frozenset({
-    "print", "len", "repr", "str", "id", "isinstance", "hash", "type", "bool", "format",
-    "callable", "hasattr", "getattr", "super", "vars", "dir",
-})
-#: Builtins returning a container holding the same elements as their first argument.
-_TRANSPARENT_BUILTINS = frozenset({
-    "list", "tuple", "set", "frozenset", "sorted", "reversed", "iter", "enumerate",
-})
-#: Logging calls only format their arguments.
-_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
-                          "log"})
-_FRESH_DISPLAYS = (cst.List, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp)
-#: Methods of a started thread, process or executor that end its life cleanly.
-_HANDLING_METHODS = frozenset({"cancel", "terminate", "kill", "close", "shutdown", "__exit__"})
 
 
 @dataclass(eq=False)
@@ -330,17 +312,17 @@ class Fates(Provider):
     def _attribute(self, name: str, fate: Fate) -> None:
         if name == "join":
             fate.joined = True  # the bound method is passed on, e.g. atexit.register(t.join)
-        elif name in _HANDLING_METHODS:
+        elif name in HANDLING_METHODS:
             fate.handled = True
 
     def _method(self, name: str, call: cst.Call, depth: int, fate: Fate,
                 work: List[Tuple[cst.CSTNode, int]]) -> None:
         if depth >= 1:
-            if name in _ELEMENT_METHODS:
+            if name in ELEMENT_METHODS:
                 work.append((call, depth - 1))
-            elif name in _COPY_METHODS:
+            elif name in COPY_METHODS:
                 work.append((call, depth))
-            elif name not in _CONTAINER_NEUTRAL:
+            elif name not in CONTAINER_NEUTRAL:
                 fate.escaped = True
             return
         if name == "start":
@@ -349,7 +331,7 @@ class Fates(Provider):
             fate.joined = True
         elif name in ("is_alive", "isAlive") and self._in_while_test(call):
             fate.joined = True  # ``while t.is_alive(): ...`` waits for it
-        elif name in _HANDLING_METHODS:
+        elif name in HANDLING_METHODS:
             fate.handled = True
         elif name == "setDaemon":
             argument = call.args[0].value if call.args else None
@@ -374,13 +356,13 @@ class Fates(Provider):
         func = call.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value
-            if method in _ADD_METHODS and position == _ADD_METHODS[method]:
+            if method in ADD_METHODS and position == ADD_METHODS[method]:
                 self._into_container(func.value, depth + 1, fate, work)
                 return
             if method == "extend" and position == 0:
                 self._into_container(func.value, depth, fate, work)
                 return
-            if method in ("remove", "discard", "index", "count") or method in _LOG_METHODS:
+            if method in ("remove", "discard", "index", "count") or method in LOG_METHODS:
                 return
             if method == "run_in_executor" and position == 0:
                 return  # the loop borrows the executor; it does not own it
@@ -393,9 +375,9 @@ class Fates(Provider):
             if not name.startswith("builtins."):
                 continue
             builtin = name[len("builtins."):]
-            if builtin in _NEUTRAL_BUILTINS:
+            if builtin in NEUTRAL_BUILTINS:
                 return
-            if builtin in _TRANSPARENT_BUILTINS and position == 0:
+            if builtin in TRANSPARENT_BUILTINS and position == 0:
                 work.append((call, depth))
                 return
         fate.escaped = True
@@ -479,7 +461,7 @@ class Fates(Provider):
         return [owner] if owner is not None else None
 
     def _fresh_container(self, value: Optional[cst.BaseExpression]) -> bool:
-        if isinstance(value, _FRESH_DISPLAYS):
+        if isinstance(value, FRESH_DISPLAYS):
             return True
         if isinstance(value, cst.Call):
             return bool(self.names.qualified_names(value.func) & FRESH_CONTAINERS)
@@ -526,9 +508,9 @@ class Fates(Provider):
             if depth == 0:
                 if name == "join":
                     fate.joined = True
-                elif name in _HANDLING_METHODS:
+                elif name in HANDLING_METHODS:
                     fate.handled = True
-            elif name not in _CONTAINER_NEUTRAL:
+            elif name not in CONTAINER_NEUTRAL:
                 fate.escaped = True
             return
         fate.escaped = True

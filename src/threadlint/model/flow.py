@@ -121,13 +121,15 @@ class Flow(Provider):
         self.classes = model[Classes]
         self.module = model.module
         #: Whether this module imports a threading API; only then is it fed.
-        self.fed = imports_concurrency(self.names)
+        self.fed = self.names.imports_any(_ROOTS)
         self.index = 0
         self.roles: Dict[cst.CSTNode, Role] = {}
         self._nonload: Set[cst.CSTNode] = set()
         self._in_import = 0
-        self._unit_stack: List[Tuple[cst.CSTNode, Tuple[cst.CSTNode, ...]]] = []
-        self._unit: cst.CSTNode = self.module
+        self._cursor = model.cursor
+        # The blocks around the current position, innermost last, from the
+        # current unit's own node; saved for each enclosing unit.
+        self._outer_blocks: List[Tuple[cst.CSTNode, ...]] = []
         self._blocks: Tuple[cst.CSTNode, ...] = (self.module,)
         self._transparent: Set[cst.CSTNode] = set()
         self._pending_defs: Dict[cst.CSTNode, List[Tuple[cst.Name, str, Optional[cst.CSTNode]]]] = {}
@@ -154,7 +156,7 @@ class Flow(Provider):
     def site(self) -> Site:
         """A new site at the current position (each call ranks after the last)."""
         self.index += 1
-        return Site(self.index, self._blocks, self._unit)
+        return Site(self.index, self._blocks, self._cursor.code_unit or self.module)
 
     def _role(self, node: Optional[cst.CSTNode], role: Role) -> None:
         if node is not None:
@@ -162,12 +164,11 @@ class Flow(Provider):
 
     # -- units and blocks ----------------------------------------------------
     def _enter_unit(self, node: cst.CSTNode) -> None:
-        self._unit_stack.append((self._unit, self._blocks))
-        self._unit = node
+        self._outer_blocks.append(self._blocks)
         self._blocks = (node,)
 
     def _leave_unit(self) -> None:
-        self._unit, self._blocks = self._unit_stack.pop()
+        self._blocks = self._outer_blocks.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._nonload.add(node.name)
@@ -590,15 +591,3 @@ class Flow(Provider):
         """Whether the name of ``definition`` is rebound between two source ranks."""
         return any(first < d.site.index < last
                    for d in self.defs.get((definition.scope, definition.name), ()))
-
-
-def imports_concurrency(names: Names) -> bool:
-    """Whether the module imports ``threading``, ``multiprocessing`` or
-    ``concurrent`` (or something in them), in any scope."""
-    for scope in set(names.scope_of_node.values()):
-        for bindings in scope.bindings.values():
-            for binding in bindings:
-                if binding.kind == "import" and binding.qualified \
-                        and binding.qualified.split(".", 1)[0] in _ROOTS:
-                    return True
-    return False

@@ -17,11 +17,11 @@ of unknown kind only counts for rebinding, never for its methods.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from threadlint.model.api import CONTAINER_FACTORIES
+from threadlint.model.api import CONTAINER_FACTORIES, ITEM_KINDS, MUTATING_METHODS
 from threadlint.model.classes import Classes
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.locks import Locks
@@ -29,19 +29,6 @@ from threadlint.model.names import Names
 from threadlint.model.scopes import Binding, Scope
 from threadlint.model.syntax import is_constant
 
-_LIST_METHODS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"})
-_DICT_METHODS = frozenset({"update", "setdefault", "pop", "popitem", "clear"})
-_SET_METHODS = frozenset({"add", "discard", "remove", "pop", "clear", "update", "difference_update",
-                          "intersection_update", "symmetric_difference_update"})
-_MUTATING_METHODS: Dict[str, FrozenSet[str]] = {
-    "list": _LIST_METHODS,
-    "bytearray": _LIST_METHODS - {"sort"},
-    "dict": _DICT_METHODS,
-    "counter": _DICT_METHODS | {"subtract"},
-    "ordereddict": _DICT_METHODS | {"move_to_end"},
-    "set": _SET_METHODS,
-}
-_ITEM_KINDS = frozenset({"list", "bytearray", "dict", "counter", "ordereddict"})
 # Objects whose attributes may be set freely: a plain instance or namespace.
 _ATTRIBUTE_KINDS = frozenset({"namespace", "instance"})
 
@@ -128,7 +115,7 @@ class Mutations(Provider):
             self.last_set[unit] = self._order
             return
         shared = self._shared(func.value)
-        if shared is not None and func.attr.value in _MUTATING_METHODS.get(shared[1] or "", ()):
+        if shared is not None and func.attr.value in MUTATING_METHODS.get(shared[1] or "", ()):
             self._record(node, shared[0])
 
     def _target(self, target: cst.BaseExpression, plain: bool = False) -> None:
@@ -145,7 +132,7 @@ class Mutations(Provider):
             self._target(target.value, plain)
         elif isinstance(target, cst.Subscript):
             shared = self._shared(target.value)
-            if shared is not None and shared[1] in _ITEM_KINDS:
+            if shared is not None and shared[1] in ITEM_KINDS:
                 self._record(target, shared[0])
         elif isinstance(target, cst.Attribute):
             cls = self.classes.class_ref(target.value)

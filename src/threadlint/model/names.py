@@ -15,7 +15,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Set, Tup
 
 import libcst as cst
 
-from threadlint.model.core import Model, Provider, Unit
+from threadlint.model.core import Cursor, Model, Provider, Unit
 from threadlint.model.scopes import BUILTIN_NAMES, Binding, Scope, ScopeBuilder
 from threadlint.walk import Recording, walk
 
@@ -57,14 +57,13 @@ class FunctionInfo:
 class _Builder(ScopeBuilder):
     """Scopes plus the few per-function and per-class facts the rules share."""
 
-    def __init__(self, module: cst.Module, record: Optional[Recording]) -> None:
+    def __init__(self, module: cst.Module, record: Optional[Recording], cursor: Cursor) -> None:
         super().__init__(module)
         self.record = record
+        self.cursor = cursor
         # Each def's and lambda's events in the recording: [first, last).
         self.unit_spans: Dict[cst.CSTNode, List[int]] = {}
         self.functions: Dict[cst.FunctionDef, FunctionInfo] = {}
-        self.function_stack: List[Optional[FunctionInfo]] = []
-        self.class_stack: List[cst.ClassDef] = []
         self.classes: List[cst.ClassDef] = []
         self.methods: Dict[cst.ClassDef, Dict[str, cst.FunctionDef]] = {}
         # self.<attr> = value inside methods; None marks an assignment we can't read.
@@ -84,22 +83,18 @@ class _Builder(ScopeBuilder):
             if params and not any(n in ("staticmethod",) for n in info.decorator_names):
                 info.self_name = params[0].name.value
         self.functions[node] = info
-        self.function_stack.append(info)
         self._open_span(node)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         super().leave_FunctionDef(original_node)
-        self.function_stack.pop()
         self._close_span(original_node)
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         super().visit_Lambda(node)
-        self.function_stack.append(None)
         self._open_span(node)
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         super().leave_Lambda(original_node)
-        self.function_stack.pop()
         self._close_span(original_node)
 
     def _open_span(self, node: cst.CSTNode) -> None:
@@ -113,21 +108,24 @@ class _Builder(ScopeBuilder):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         super().visit_ClassDef(node)
         self.classes.append(node)
-        self.class_stack.append(node)
         self.methods.setdefault(node, {})
         self.self_attr_values.setdefault(node, {})
 
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        super().leave_ClassDef(original_node)
-        self.class_stack.pop()
+    def _current_function(self) -> Optional[FunctionInfo]:
+        """The ``def`` whose code runs here (class bodies looked through); None
+        at module level and in a lambda."""
+        unit = self.cursor.code_unit
+        return self.functions.get(unit) if type(unit) is cst.FunctionDef else None
 
     def visit_Return(self, node: cst.Return) -> None:
-        if self.function_stack and self.function_stack[-1] is not None:
-            self.function_stack[-1].returns.append(node)
+        info = self._current_function()
+        if info is not None:
+            info.returns.append(node)
 
     def _yield(self, node: cst.CSTNode) -> None:
-        if self.function_stack and self.function_stack[-1] is not None:
-            self.function_stack[-1].has_yield = True
+        info = self._current_function()
+        if info is not None:
+            info.has_yield = True
 
     visit_Yield = _yield
 
@@ -144,9 +142,7 @@ class _Builder(ScopeBuilder):
                 self._record_self_attr(element.value, None)
 
     def _current_method(self) -> Optional[FunctionInfo]:
-        if not self.function_stack:
-            return None
-        info = self.function_stack[-1]
+        info = self._current_function()
         return info if info is not None and info.cls is not None else None
 
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -177,8 +173,8 @@ class Names(Provider):
         engine to replay to the fed providers and the rules."""
         super().__init__(model)
         module = model.module
-        builder = _Builder(module, record)
-        walk(module, [builder], record=record)
+        builder = _Builder(module, record, model.cursor)
+        walk(module, [builder], model.cursor.enter, model.cursor.exit, Cursor.TYPES, record=record)
         self.module = module
         self.recording = record
         self.unit_spans = builder.unit_spans
@@ -264,6 +260,18 @@ class Names(Provider):
         return bindings[0].node
 
     # -- classes and methods -------------------------------------------------
+    def imports_any(self, roots: Iterable[str]) -> bool:
+        """Whether the module imports one of the top-level modules ``roots``
+        (or something in them), in any scope."""
+        wanted = set(roots)
+        for scope in set(self.scope_of_node.values()):
+            for bindings in scope.bindings.values():
+                for binding in bindings:
+                    if binding.kind == "import" and binding.qualified \
+                            and binding.qualified.split(".", 1)[0] in wanted:
+                        return True
+        return False
+
     def function_info(self, unit: Optional[cst.CSTNode]) -> Optional[FunctionInfo]:
         return self.functions.get(unit) if isinstance(unit, cst.FunctionDef) else None
 

@@ -9,7 +9,7 @@ from elsewhere) is unknown, and the rules stay silent about unknowns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, TypeVar
+from typing import Callable, List, Mapping, Optional, TypeVar
 
 import libcst as cst
 
@@ -84,7 +84,7 @@ class Values(Provider):
         return EXECUTOR_CONSTRUCTORS[name] if name is not None else None
 
     def lock_constructor(self, call: cst.Call,
-                         constructors: Dict[str, str] = THREAD_LOCK_CONSTRUCTORS) -> Optional[str]:
+                         constructors: Mapping[str, str] = THREAD_LOCK_CONSTRUCTORS) -> Optional[str]:
         """``lock``/``rlock``/``condition``/``semaphore`` for a call making one."""
         name = self.names.resolves_to(call.func, constructors)
         return constructors[name] if name is not None else None
@@ -114,7 +114,7 @@ class Values(Provider):
         return self.made_by(expr, self.executor_constructor) is not None
 
     def lock_kind(self, expr: cst.BaseExpression,
-                  constructors: Dict[str, str] = THREAD_LOCK_CONSTRUCTORS) -> Optional[str]:
+                  constructors: Mapping[str, str] = THREAD_LOCK_CONSTRUCTORS) -> Optional[str]:
         """The kind of lock ``expr`` is (a constructor call, or every value it is
         bound to is one), or None."""
         kinds = self.made_by(expr, lambda call: self.lock_constructor(call, constructors))
