@@ -359,3 +359,19 @@ def test_model_modules_import_neither_the_engine_nor_the_rules() -> None:
         for forbidden in ("threadlint.engine", "threadlint.rules", "threadlint.cli",
                           "threadlint.runner"):
             assert forbidden not in text, f"{path.name} imports {forbidden}"
+
+
+def test_values_judge_sequences_and_stop_on_cyclic_names() -> None:
+    model = build("""
+        import threading
+        pair = (1, 2)
+        a = b
+        b = a
+        threading.Thread(target=print, args=(pair))
+        threading.Thread(target=print, args=(a))
+        threading.Thread(target=print, args=(base + extra))
+        threading.Thread(target=print, args=(count + 1))
+    """, Values)
+    values = model[Values]
+    judged = [values.may_be_sequence(call.args[1].value) for call in calls(model, "Thread")]
+    assert judged == [True, True, True, False]

@@ -26,6 +26,14 @@ from threadlint.model.names import FunctionInfo, Names
 from threadlint.model.syntax import is_plain_literal
 
 K = TypeVar("K")
+# Values that are sequences whatever their parentheses.
+_SEQUENCE_NODES = (cst.Tuple, cst.List, cst.ListComp, cst.GeneratorExp, cst.Set, cst.SetComp,
+                   cst.Dict, cst.DictComp)
+_SEQUENCE_FACTORIES = ("builtins.tuple", "builtins.list")
+_SCALAR_LITERALS = (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString,
+                    cst.FormattedString)
+_MAX_VALUE_DEPTH = 50  # `a = b; b = a` must not recurse forever
+
 KindOf = Callable[[cst.Call], Optional[K]]  # what a call makes, or None
 
 
@@ -123,6 +131,39 @@ class Values(Provider):
     def is_any_lock(self, expr: cst.BaseExpression) -> bool:
         """A threading, multiprocessing or asyncio lock, condition or semaphore."""
         return self.lock_kind(expr, ALL_LOCK_CONSTRUCTORS) is not None
+
+    def may_be_sequence(self, value: cst.BaseExpression, depth: int = 0) -> bool:
+        """Whether ``value`` may well be a sequence: a tuple, list, set or dict
+        display or comprehension, ``tuple(...)``/``list(...)``, a conditional or
+        ``or`` with such a branch, arithmetic with no scalar literal operand
+        (``base + extra`` is often tuple concatenation), or a name every
+        binding of which is one. Unknown past a chain of names: True."""
+        if depth > _MAX_VALUE_DEPTH:
+            return True
+        if isinstance(value, _SEQUENCE_NODES):
+            return True
+        if isinstance(value, cst.Call):
+            return self.names.resolves_to(value.func, _SEQUENCE_FACTORIES) is not None
+        if isinstance(value, cst.IfExp):
+            return self.may_be_sequence(value.body, depth + 1) or \
+                self.may_be_sequence(value.orelse, depth + 1)
+        if isinstance(value, cst.BooleanOperation):
+            return self.may_be_sequence(value.left, depth + 1) or \
+                self.may_be_sequence(value.right, depth + 1)
+        if isinstance(value, cst.BinaryOperation):
+            return not self._has_scalar_literal(value, depth + 1)
+        if isinstance(value, cst.Name):
+            bound = self.names.assigned_values(value)
+            return bool(bound) and all(self.may_be_sequence(v, depth + 1) for v in bound or ())
+        return False
+
+    def _has_scalar_literal(self, value: cst.BaseExpression, depth: int) -> bool:
+        if isinstance(value, cst.BinaryOperation):
+            if self.may_be_sequence(value.left, depth) or self.may_be_sequence(value.right, depth):
+                return False
+            return self._has_scalar_literal(value.left, depth + 1) or \
+                self._has_scalar_literal(value.right, depth + 1)
+        return isinstance(value, _SCALAR_LITERALS)
 
     def local_function(self, func: cst.BaseExpression) -> Optional[FunctionInfo]:
         """The ``def`` of this module a name or ``self.method`` refers to, if one."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import libcst as cst
 
 from threadlint.model.api import THREAD_NEEDS
@@ -12,11 +10,7 @@ from threadlint.model.syntax import keyword_or_positional
 from threadlint.model.values import Values
 from threadlint.rules.base import Rule, snippet
 
-# Values that are fine as ``args`` whatever their parentheses: real sequences.
-_SEQUENCE_NODES = (cst.Tuple, cst.List, cst.ListComp, cst.GeneratorExp, cst.Set, cst.SetComp,
-                   cst.Dict, cst.DictComp)
 _STRING_NODES = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
-_SEQUENCE_FACTORIES = ("builtins.tuple", "builtins.list")
 
 
 class ThreadArgsNotTuple(Rule):
@@ -76,7 +70,7 @@ class ThreadArgsNotTuple(Rule):
         if arg is None:
             return
         value = arg.value
-        if value.lpar and self._reportable(value):
+        if value.lpar and not self.model[Values].may_be_sequence(value):
             inner = snippet(value)
             self.report(
                 value,
@@ -96,31 +90,3 @@ class ThreadArgsNotTuple(Rule):
                 f"pass a tuple: `args=({text},)`",
                 cst.Tuple(elements=[cst.Element(value, comma=cst.Comma())]),
             )
-
-    def _reportable(self, value: cst.BaseExpression) -> bool:
-        return not self._may_be_sequence(value)
-
-    def _may_be_sequence(self, value: cst.BaseExpression) -> bool:
-        if isinstance(value, _SEQUENCE_NODES):
-            return True
-        if isinstance(value, cst.Call):
-            return self.names.resolves_to(value.func, _SEQUENCE_FACTORIES) is not None
-        if isinstance(value, cst.IfExp):
-            return self._may_be_sequence(value.body) or self._may_be_sequence(value.orelse)
-        if isinstance(value, cst.BooleanOperation):
-            return self._may_be_sequence(value.left) or self._may_be_sequence(value.right)
-        if isinstance(value, cst.BinaryOperation):
-            return not self._has_scalar_literal(value)
-        if isinstance(value, cst.Name):
-            values = self.names.assigned_values(value)
-            if not values:
-                return False
-            return all(self._may_be_sequence(v) for v in values)
-        return False
-
-    def _has_scalar_literal(self, value: cst.BaseExpression) -> Optional[bool]:
-        if isinstance(value, cst.BinaryOperation):
-            if self._may_be_sequence(value.left) or self._may_be_sequence(value.right):
-                return False
-            return bool(self._has_scalar_literal(value.left) or self._has_scalar_literal(value.right))
-        return isinstance(value, (cst.Integer, cst.Float) + _STRING_NODES)
