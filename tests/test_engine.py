@@ -190,6 +190,7 @@ def _stdlib_sample() -> List[Path]:
     return files[::4]
 
 
+@pytest.mark.slow
 def test_prefilter_changes_no_result(monkeypatch) -> None:
     """A file the byte prefilter skips would get no finding from a full parse
     either, and every finding comes from a file its own rule's needs admit (so

@@ -375,3 +375,22 @@ def test_values_judge_sequences_and_stop_on_cyclic_names() -> None:
     values = model[Values]
     judged = [values.may_be_sequence(call.args[1].value) for call in calls(model, "Thread")]
     assert judged == [True, True, True, False]
+
+
+def test_only_the_providers_enabled_rules_require_are_built(monkeypatch) -> None:
+    """Today's gating survives: with only TL101 enabled, no thread, flow or
+    fate analysis runs at all."""
+    built: List[str] = []
+    for kind in (Locks, Threads, Flow, Fates, Mutations, Acquires, LocalLocks):
+        original = kind.__init__
+
+        def spy(self: Provider, model: engine.Model, _original=original) -> None:
+            built.append(type(self).__name__)
+            _original(self, model)
+
+        monkeypatch.setattr(kind, "__init__", spy)
+    source = b"import threading\nthreading.Thread(target=print, args=(1)).start()\n"
+    only_tl101 = lint_source("x.py", source, Settings(root="/", select=("TL101",)))
+    assert [f.code for f in only_tl101.findings] == ["TL101"] and built == []
+    lint_source("x.py", source, Settings(root="/", select=("TL201",)))
+    assert built == ["Flow", "Fates"]

@@ -52,6 +52,7 @@ def test_parallel_output_is_identical_to_serial(project: List[str]) -> None:
     assert sum(len(r.findings) for r, _ in serial) > 20
 
 
+@pytest.mark.slow
 def test_standard_input_among_pooled_files_is_read_once(project: List[str], monkeypatch,
                                                          tmp_path: Path) -> None:
     """A pooled run reads files twice (the workers are forked in between) but
@@ -87,6 +88,7 @@ def _faulty(original):
 
 
 @needs_fork
+@pytest.mark.slow
 def test_a_worker_crash_names_the_file_and_keeps_every_other_result(project, monkeypatch) -> None:
     settings = Settings(root="/")
     expected = summary(runner.run(project, settings, False, "<stdin>", jobs=1))
@@ -100,6 +102,7 @@ def test_a_worker_crash_names_the_file_and_keeps_every_other_result(project, mon
 
 
 @needs_fork
+@pytest.mark.slow
 def test_a_hung_worker_is_reported_and_the_run_goes_on(project, monkeypatch) -> None:
     settings = Settings(root="/")
     expected = summary(runner.run(project, settings, False, "<stdin>", jobs=1))
@@ -113,6 +116,7 @@ def test_a_hung_worker_is_reported_and_the_run_goes_on(project, monkeypatch) -> 
     assert got[:3] + got[4:] == expected[:3] + expected[4:]
 
 
+@pytest.mark.slow
 def test_warm_cache_parses_nothing_and_survives_corrupt_entries(project, tmp_path, monkeypatch) -> None:
     settings = Settings(root="/")
     cache = Cache(str(tmp_path / "cache"))
