@@ -394,3 +394,24 @@ def test_only_the_providers_enabled_rules_require_are_built(monkeypatch) -> None
     assert [f.code for f in only_tl101.findings] == ["TL101"] and built == []
     lint_source("x.py", source, Settings(root="/", select=("TL201",)))
     assert built == ["Flow", "Fates"]
+
+
+def test_held_at_a_with_or_an_acquire_includes_the_lock_it_takes_last() -> None:
+    model = build("""
+        import threading
+        a_lock = threading.Lock()
+        b_lock = threading.Lock()
+        def nested():
+            with a_lock:
+                with b_lock:
+                    pass
+                b_lock.acquire()
+                b_lock.release()
+    """, Locks)
+    locks = model[Locks]
+    recording = model[Names].recording
+    withs = [n for n, leaving in zip(recording.nodes, recording.leaving)
+             if type(n) is cst.With and not leaving]
+    assert [locks.held_at(w) for w in withs] == [("a_lock",), ("a_lock", "b_lock")]
+    (acquire,) = calls(model, "acquire")
+    assert locks.held_at(acquire) == ("a_lock", "b_lock")

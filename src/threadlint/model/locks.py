@@ -258,7 +258,9 @@ class Locks(Provider):
     # -- finished facts --------------------------------------------------------------
     def held_at(self, node: cst.CSTNode) -> Tuple[str, ...]:
         """Keys of the locks held where a statement (its header, for a compound
-        statement) or a call runs; ``()`` when none."""
+        statement) or a call runs, outermost first; ``()`` when none. The locks
+        a statement takes itself count: ``held_at`` of ``with lock:`` and of the
+        statement ``lock.acquire()`` (and of that call) include ``lock``."""
         return self._held_at.get(node, ())
 
     # -- feeding -----------------------------------------------------------------------

@@ -61,9 +61,11 @@ class Rule:
     def finish(self) -> None:
         """Judge the whole module; called once after the last hook."""
 
-    def report(self, node: cst.CSTNode, message: str,
-               replacement: Optional[cst.CSTNode] = None) -> None:
-        self.reports.append(Report(type(self), node, message, replacement))
+    def report(self, node: cst.CSTNode, message: str, fix: Optional[cst.CSTNode] = None) -> None:
+        """Report ``node`` (its range is the finding's position). ``fix``, for a
+        rule with ``fixable = True``, is a node to put in its place (safe fixes
+        only: ``--fix`` applies it, then checks that the file still compiles)."""
+        self.reports.append(Report(type(self), node, message, fix))
 
 
 def snippet(node: cst.CSTNode, limit: int = 40) -> str:
