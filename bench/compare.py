@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -64,25 +64,34 @@ _WRAPPER = (
     "with open(sys.argv[1], 'wb') as out, open(sys.argv[2], 'wb') as err:\n"
     "    code = subprocess.call(sys.argv[3:], stdout=out, stderr=err)\n"
     "wall = time.perf_counter() - t\n"
-    "print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)\n"
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(wall, usage.ru_maxrss, code, usage.ru_utime + usage.ru_stime)\n"
 )
 
 
-def run(src: str, paths: Sequence[str], jobs: int) -> Tuple[set, set, float, int]:
-    """Findings, error lines, wall seconds and peak RSS (MB, largest process) of one run."""
+class Run(NamedTuple):
+    findings: Set[Key]
+    errors: Set[str]
+    wall: float  # seconds
+    peak: int  # MB, the largest process
+    cpu: float  # user + system seconds of every process
+
+
+def run(src: str, paths: Sequence[str], jobs: int) -> Run:
+    """What one run of threadlint from ``src`` found, and what it cost."""
     args, env = command(src, paths, jobs)
     with tempfile.TemporaryDirectory() as scratch:
         out, err = os.path.join(scratch, "out"), os.path.join(scratch, "err")
         done = subprocess.run([sys.executable, "-c", _WRAPPER, out, err, *args], env=env,
                               capture_output=True, text=True, cwd=str(ROOT), check=True)
-        wall, peak_kb, code = done.stdout.split()
+        wall, peak_kb, code, cpu = done.stdout.split()
         stdout, stderr = Path(out).read_bytes(), Path(err).read_text(errors="replace")
     if int(code) not in (0, 1, 2):
         raise SystemExit(f"threadlint from {src} failed ({code}):\n{stderr}")
     findings = {(f["path"], f["line"], f["column"], f["code"], f["message"])
                 for f in json.loads(stdout or b"[]")}
     errors = {line for line in stderr.splitlines() if line.startswith("threadlint:")}
-    return findings, errors, float(wall), int(peak_kb) // 1024
+    return Run(findings, errors, float(wall), int(peak_kb) // 1024, float(cpu))
 
 
 def corpora(names: Sequence[str]) -> Dict[str, List[str]]:
@@ -132,23 +141,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for name, files in paths.items():
             base = run(base_src, files, args.jobs)
             new = run(new_src, files, args.jobs)
-            same = compare(name, base[:2], new[:2])
-            print(f"{name}: {len(base[0])} findings and {len(base[1])} errors (base), "
-                  f"{len(new[0])} and {len(new[1])} (new): {'identical' if same else 'DIFFERENT'}")
+            same = compare(name, (base.findings, base.errors), (new.findings, new.errors))
+            print(f"{name}: {len(base.findings)} findings and {len(base.errors)} errors (base), "
+                  f"{len(new.findings)} and {len(new.errors)} (new): "
+                  f"{'identical' if same else 'DIFFERENT'}")
             status |= not same
             if args.time:
-                walls: Dict[str, List[float]] = {"base": [], "new": []}
-                peaks: Dict[str, int] = {"base": 0, "new": 0}
+                runs: Dict[str, List[Run]] = {"base": [], "new": []}
                 for _ in range(args.time):
                     for label, src in (("base", base_src), ("new", new_src)):
-                        _, _, wall, peak = run(src, files, args.jobs)
-                        walls[label].append(wall)
-                        peaks[label] = max(peaks[label], peak)
-                b, n = statistics.median(walls["base"]), statistics.median(walls["new"])
-                print(f"  {name} cold, median of {args.time}: base {b:.2f} s, new {n:.2f} s, "
-                      f"new/base {n / b:.3f}; runs base {walls['base']}, new {walls['new']}")
-                print(f"  {name} peak memory of the largest process: base {peaks['base']} MB, "
-                      f"new {peaks['new']} MB")
+                        runs[label].append(run(src, files, args.jobs))
+                for measure, unit in (("wall", "s"), ("cpu", "s of CPU")):
+                    b = statistics.median(getattr(r, measure) for r in runs["base"])
+                    n = statistics.median(getattr(r, measure) for r in runs["new"])
+                    spread = ", ".join(f"{getattr(r, measure):.2f}" for r in runs["new"])
+                    print(f"  {name} cold {measure}, median of {args.time}: base {b:.2f}, "
+                          f"new {n:.2f} {unit}, new/base {n / b:.3f} (new runs: {spread})")
+                print(f"  {name} peak memory of the largest process: "
+                      f"base {max(r.peak for r in runs['base'])} MB, "
+                      f"new {max(r.peak for r in runs['new'])} MB")
     finally:
         remove_checkout(worktree)
         shutil.rmtree(scratch, ignore_errors=True)

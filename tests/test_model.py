@@ -415,3 +415,21 @@ def test_held_at_a_with_or_an_acquire_includes_the_lock_it_takes_last() -> None:
     assert [locks.held_at(w) for w in withs] == [("a_lock",), ("a_lock", "b_lock")]
     (acquire,) = calls(model, "acquire")
     assert locks.held_at(acquire) == ("a_lock", "b_lock")
+
+
+def test_a_provider_failing_mid_replay_takes_its_dependents_out_silently(monkeypatch) -> None:
+    def broken(self: Locks, node: cst.With) -> None:
+        raise RuntimeError("lost track")
+
+    monkeypatch.setattr(Locks, "visit_With", broken)
+    source = (b"import threading\nlock = threading.Lock()\nn = 0\ndef work():\n    global n\n"
+              b"    with lock:\n        n += 1\n    n -= 1\n"
+              b"threading.Thread(target=work, args=(1)).start()\n")
+    result = lint_source("x.py", source, Settings(root="/", select=("TL101", "TL301", "TL304")))
+    assert [(f.line, f.code) for f in result.findings] == [(9, "TL101")]
+    messages = [str(error) for error in result.errors]
+    assert len(messages) == 3
+    assert messages[0].startswith("x.py: internal error in analysis (Locks): RuntimeError: lost track")
+    assert messages[1:] == [
+        "x.py: TL301 (unlocked-global-mutation) skipped: the analysis it needs failed",
+        "x.py: TL304 (lock-local-to-thread) skipped: the analysis it needs failed"]

@@ -30,7 +30,7 @@ from threadlint.prefilter import prefilter_for
 from threadlint.rules import ALL_RULES, SYNTAX_ERROR_CODE
 from threadlint.rules.base import Report, Rule
 from threadlint.settings import Settings
-from threadlint.walk import Recording, dispatch, left_types
+from threadlint.walk import Recording, dispatch, has_hooks, left_types
 
 MAX_FIX_ROUNDS = 8
 _YOUNG_GARBAGE_WORTH_COLLECTING = 10_000
@@ -133,11 +133,12 @@ def _build_facts(model: Model, recording: Recording, kinds: Sequence[Type[Provid
             failures.provider(kind, error)
             continue
         model.add(provider)
-        if provider.fed and _has_hooks(kind):
+        if provider.fed and has_hooks(kind):
             fed.append(provider)
 
-    def failed(provider: Provider, error: BaseException) -> None:
+    def failed(provider: Provider, error: BaseException) -> List[Provider]:
         failures.provider(type(provider), error)
+        return [other for other in fed if failures.blocks(type(other))]  # and its dependents
 
     if fed:
         dispatch(recording, fed, model.cursor, failed)
@@ -164,11 +165,12 @@ def _run_rules(model: Model, recording: Recording, rule_classes: Sequence[Type[R
             rules.append(cls(model))
     dead: List[Rule] = []
 
-    def failed(rule: Rule, error: BaseException) -> None:
+    def failed(rule: Rule, error: BaseException) -> List[Rule]:
         failures.rule(rule, error)
         dead.append(rule)
+        return [rule]
 
-    hooked = [rule for rule in rules if _has_hooks(type(rule))]
+    hooked = [rule for rule in rules if has_hooks(type(rule))]
     if hooked:
         dispatch(recording, hooked, model.cursor, failed)
     reports: List[Report] = []
@@ -198,10 +200,6 @@ def model_for(source: str, *kinds: Type[Provider]) -> Model:
     for kind in failures.providers:
         raise RuntimeError(f"{kind.__name__} failed: {failures.errors}")
     return model
-
-
-def _has_hooks(cls: type) -> bool:
-    return any(name.startswith(("visit_", "leave_")) for name in dir(cls))
 
 
 #: findings, fixes (finding and report), errors, the parsed module
@@ -249,13 +247,12 @@ def _analyse(path: str, source: bytes, settings: Settings) -> _Analysis:
     recording = Recording(left_types([*kinds, *rule_classes])
                           | {t.__name__ for t in Cursor.TYPES})
     model = Model(module, Cursor(), path)
+    failures = _Failures(path)
     try:
         model.add(Names(model, recording))
-    except RecursionError:
-        return [], [], [FileError(path, "skipped: nesting too deep to analyse")], module
-    except Exception as exc:  # noqa: BLE001 - reported, never raised
-        return [], [], [FileError(path, f"internal error in analysis: {type(exc).__name__}: {exc}")], module
-    failures = _Failures(path)
+    except Exception as error:  # noqa: BLE001 - reported, never raised
+        failures.provider(Names, error)
+        return [], [], failures.errors, module
     try:
         _build_facts(model, recording, kinds, failures)
         reports = _run_rules(model, recording, rule_classes, failures)

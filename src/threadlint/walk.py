@@ -258,14 +258,15 @@ def check_hooks(cls: type) -> None:
 
 
 def dispatch(recording: Recording, owners: Sequence[Owner], cursor: Any,
-             failed: Callable[[Owner, BaseException], None]) -> None:
+             failed: Callable[[Owner, BaseException], Iterable[Owner]]) -> None:
     """Run the hooks of ``owners`` over the recorded events, in order, as
     :func:`walk` would: ``cursor.enter`` before the hooks visit a node of
     ``cursor.TYPES`` and ``cursor.exit`` after they leave it.
 
-    An owner whose hook raises is reported through ``failed(owner, error)``
-    and gets no further events; the others go on. The recording must hold
-    the leave events of every type an owner leaves (see :func:`left_types`).
+    An owner whose hook raises is reported through ``failed(owner, error)``,
+    which answers the owners that get no further events (that one, and any
+    that depend on it); the others go on. The recording must hold the leave
+    events of every type an owner leaves (see :func:`left_types`).
     """
     live = list(owners)
     dead: List[Owner] = []
@@ -287,13 +288,17 @@ def dispatch(recording: Recording, owners: Sequence[Owner], cursor: Any,
                 try:
                     method(node)
                 except Exception as error:  # noqa: BLE001 - reported, the others go on
-                    failed(owner, error)
-                    dead.append(owner)
-                    live.remove(owner)
+                    dead.extend(failed(owner, error))
+                    live = [other for other in live if other not in dead]
                     visit, leave = _owned_tables(live)
                     visit_get, leave_get = visit.get, leave.get
         if leaving and name in context:
             exit(node)
+
+
+def has_hooks(cls: type) -> bool:
+    """Whether instances of ``cls`` answer any ``visit_*``/``leave_*`` event."""
+    return bool(_candidate_names(cls))
 
 
 def _owned_tables(owners: Sequence[Owner]) -> Tuple[Dict[str, List[Tuple[Owner, Method]]],
