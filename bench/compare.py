@@ -124,6 +124,9 @@ def compare(name: str, base: Tuple[set, set], new: Tuple[set, set]) -> bool:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="HEAD~1", help="git revision to compare with")
+    parser.add_argument("--new", default=None,
+                        help="git revision to compare (default: the working tree); a revision "
+                             "is checked out too, so editing the tree cannot disturb a long run")
     parser.add_argument("--corpus", action="append", choices=("fixtures", "stdlib", "packages"),
                         help="what to lint (repeatable; default: all three)")
     parser.add_argument("--jobs", type=int, default=2)
@@ -132,12 +135,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     names = args.corpus or ["fixtures", "stdlib", "packages"]
     paths = corpora(names)
-    new_src = str(ROOT / "src")
     scratch = tempfile.mkdtemp(prefix="threadlint-base-")
     worktree = os.path.join(scratch, "base")
+    new_tree = os.path.join(scratch, "new")
     status = 0
     try:
         base_src = checkout(args.base, worktree)
+        new_src = checkout(args.new, new_tree) if args.new else str(ROOT / "src")
         for name, files in paths.items():
             base = run(base_src, files, args.jobs)
             new = run(new_src, files, args.jobs)
@@ -162,6 +166,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       f"new {max(r.peak for r in runs['new'])} MB")
     finally:
         remove_checkout(worktree)
+        if args.new:
+            remove_checkout(new_tree)
         shutil.rmtree(scratch, ignore_errors=True)
     return status
 

@@ -673,7 +673,8 @@ def test_json_output_parses_even_with_statistics(tmp_path: Path) -> None:
         ("thread-args-not-tuple", True), ("thread-target-called", False), ("thread-run-called", False)]
     assert data[0]["message"] == TL101_MESSAGE
     assert set(data[0]) == {"path", "line", "column", "end_line", "end_column", "code", "name",
-                            "message", "fixable"}
+                            "message", "fixable", "related"}
+    assert data[0]["related"] == []  # filled for two-place findings (TL305)
 
 
 def test_github_output_is_workflow_annotations(tmp_path: Path) -> None:

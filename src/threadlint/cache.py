@@ -61,7 +61,8 @@ class Cache:
             if entry.get("key") != key or entry.get("version") != __version__:
                 return None
             findings = [Finding(path, f["line"], f["col"], f["code"], f["message"], f["fixable"],
-                                f.get("end_line"), f.get("end_col"))
+                                f.get("end_line"), f.get("end_col"),
+                                tuple((r[0], r[1], r[2]) for r in f.get("related", ())))
                         for f in entry["findings"]]
             errors = [FileError(path, e["message"], e["warning"]) for e in entry["errors"]]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -77,7 +78,8 @@ class Cache:
             "version": __version__,
             "findings": [
                 {"line": f.line, "col": f.col, "code": f.code, "message": f.message,
-                 "fixable": f.fixable, "end_line": f.end_line, "end_col": f.end_col}
+                 "fixable": f.fixable, "end_line": f.end_line, "end_col": f.end_col,
+                 "related": [list(r) for r in f.related]}
                 for f in result.findings
             ],
             "errors": [{"message": e.message, "warning": e.warning} for e in result.errors],

@@ -28,7 +28,7 @@ from threadlint.noqa import noqa_lines, suppressed
 from threadlint.positions import spans
 from threadlint.prefilter import prefilter_for
 from threadlint.rules import ALL_RULES, SYNTAX_ERROR_CODE
-from threadlint.rules.base import Report, Rule
+from threadlint.rules.base import RELATED_LINE, Report, Rule
 from threadlint.settings import Settings
 from threadlint.walk import Recording, dispatch, has_hooks, left_types
 
@@ -268,7 +268,9 @@ def _report(path: str, source: bytes, module: cst.Module, reports: List[Report],
         return [], [], errors, module
 
     try:
-        positions = spans(module, source, [report.node for report in reports], recording)
+        nodes = [report.node for report in reports]
+        nodes += [node for report in reports for node, _ in report.related]
+        positions = spans(module, source, nodes, recording)
     except RecursionError:
         return [], [], errors + [FileError(path, "skipped: nesting too deep to locate findings")], module
     noqa = noqa_lines(source)
@@ -277,8 +279,14 @@ def _report(path: str, source: bytes, module: cst.Module, reports: List[Report],
     seen = set()
     for report in reports:
         line, col, end_line, end_col = positions[report.node]
-        finding = Finding(path, line, col, report.rule.code, report.message,
-                          report.replacement is not None, end_line, end_col)
+        message = report.message
+        related = []
+        for node, what in report.related:
+            where = positions[node]
+            message = message.replace(RELATED_LINE, str(where[0]), 1)
+            related.append((where[0], where[1], what))
+        finding = Finding(path, line, col, report.rule.code, message,
+                          report.replacement is not None, end_line, end_col, tuple(related))
         if finding in seen or suppressed(noqa, line, finding.code):
             continue
         seen.add(finding)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Tuple
+
+#: Another place a finding is about: (line, column, what is there).
+Related = Tuple[int, int, str]
 
 
 @dataclass(frozen=True, order=True)
@@ -18,6 +21,8 @@ class Finding:
     fixable: bool = False
     end_line: Optional[int] = None
     end_col: Optional[int] = None
+    #: The other places of a two-place problem (the other side of a race...).
+    related: Tuple[Related, ...] = ()
 
     def concise(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"

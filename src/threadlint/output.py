@@ -35,6 +35,8 @@ def write_findings(findings: List[Finding], fmt: str, stream: TextIO) -> None:
                 "end_line": f.end_line, "end_column": f.end_col,
                 "code": f.code, "name": _rule_name(f.code), "message": f.message,
                 "fixable": f.fixable,
+                "related": [{"line": line, "column": col, "message": what}
+                            for line, col, what in f.related],
             }
             for f in findings
         ], stream, indent=2)

@@ -16,11 +16,11 @@ Two questions the shared-state rules ask over and over:
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple, cast
+from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, cast
 
 import libcst as cst
 
-from threadlint.model.core import Model, Provider
+from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.syntax import core_identifier, expr_key, identifier_words
 from threadlint.model.values import Values
 
@@ -248,6 +248,10 @@ class Locks(Provider):
         self._pushed: List[int] = []
         self._regions: Dict[cst.CSTNode, FrozenSet[str]] = {}
         self._held_at: Dict[cst.CSTNode, Tuple[str, ...]] = {}
+        self._cursor = model.cursor
+        #: Keys of the locks each unit takes itself (``with``, acquire regions);
+        #: None stands for module-level code.
+        self.taken: Dict[Optional[Unit], Set[str]] = {}
 
     # -- position state ------------------------------------------------------------
     def held_keys(self) -> List[str]:
@@ -279,6 +283,7 @@ class Locks(Provider):
         if region:
             frame.extend(region)
             pushed = len(region)
+            self._taken(region)
         node_type = type(node)
         if node_type is cst.IndentedBlock:
             regions = acquire_regions(self.values, cast(cst.IndentedBlock, node).body)
@@ -287,8 +292,10 @@ class Locks(Provider):
         elif node_type is cst.With:
             for item in cast(cst.With, node).items:
                 if may_hold_lock(self.values, item):
-                    frame.append(expr_key(item.item))
+                    key = expr_key(item.item)
+                    frame.append(key)
                     pushed += 1
+                    self._taken((key,))
         if frame and node_type is not cst.IndentedBlock:
             self._held_at[node] = tuple(frame)
         self._pushed.append(pushed)
@@ -296,6 +303,9 @@ class Locks(Provider):
             self._frames.append([SYNCHRONIZED] if is_synchronized(node) else [])
         elif node_type is cst.ClassDef:
             self._frames.append([])
+
+    def _taken(self, keys: Iterable[str]) -> None:
+        self.taken.setdefault(self._cursor.unit, set()).update(keys)
 
     def _leave(self, node: cst.CSTNode) -> None:
         node_type = type(node)

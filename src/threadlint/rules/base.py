@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import ClassVar, List, Optional, Tuple, Type
+from typing import ClassVar, List, Optional, Sequence, Tuple, Type
 
 import libcst as cst
 
@@ -21,6 +21,10 @@ from threadlint.model.core import Cursor, Model, Provider
 from threadlint.model.names import Names
 from threadlint.prefilter import EVERY_FILE, Needs
 from threadlint.walk import check_hooks
+
+#: Stands in a message for the line of the next related node (positions are
+#: only known once every rule has reported): ``f"... (line {RELATED_LINE})"``.
+RELATED_LINE = "\x1e"
 
 
 @dataclass
@@ -31,6 +35,7 @@ class Report:
     node: cst.CSTNode
     message: str
     replacement: Optional[cst.CSTNode] = None  # a safe fix, when the rule has one
+    related: Sequence[Tuple[cst.CSTNode, str]] = ()  # other places: node, what is there
 
 
 class Rule:
@@ -61,11 +66,15 @@ class Rule:
     def finish(self) -> None:
         """Judge the whole module; called once after the last hook."""
 
-    def report(self, node: cst.CSTNode, message: str, fix: Optional[cst.CSTNode] = None) -> None:
+    def report(self, node: cst.CSTNode, message: str, fix: Optional[cst.CSTNode] = None,
+               related: Sequence[Tuple[cst.CSTNode, str]] = ()) -> None:
         """Report ``node`` (its range is the finding's position). ``fix``, for a
         rule with ``fixable = True``, is a node to put in its place (safe fixes
-        only: ``--fix`` applies it, then checks that the file still compiles)."""
-        self.reports.append(Report(type(self), node, message, fix))
+        only: ``--fix`` applies it, then checks that the file still compiles).
+        ``related`` names the other places of a two-place problem, each with
+        what is there; each :data:`RELATED_LINE` in ``message`` becomes the
+        line of the next one, and JSON output lists them all."""
+        self.reports.append(Report(type(self), node, message, fix, related))
 
 
 def snippet(node: cst.CSTNode, limit: int = 40) -> str:
