@@ -433,3 +433,64 @@ def test_a_provider_failing_mid_replay_takes_its_dependents_out_silently(monkeyp
     assert messages[1:] == [
         "x.py: TL301 (unlocked-global-mutation) skipped: the analysis it needs failed",
         "x.py: TL304 (lock-local-to-thread) skipped: the analysis it needs failed"]
+
+
+def test_attributes_record_each_change_of_self_with_its_locks() -> None:
+    from threadlint.model import Attributes
+
+    model = build("""
+        import threading
+        class Box:
+            def __init__(self):
+                self._lock = threading.Lock()
+                self.items = []
+            def put(self, item):
+                with self._lock:
+                    self.items.append(item)
+                self.count += 1
+                del self.cache[item]  # threadlint: benign-race
+                self.last, self.first = item, None
+                other.items.append(item)
+    """, Attributes)
+    found = [(a.attr, a.kind, a.held, a.method or a.op, a.benign)
+             for a in model[Attributes].accesses]
+    assert found == [
+        ("_lock", "write", (), None, False), ("items", "write", (), None, False),
+        ("items", "mutate", ("self._lock",), "append", False), ("count", "rmw", (), "+=", False),
+        ("cache", "mutate", (), None, True), ("last", "write", (), None, False),
+        ("first", "write", (), None, False)]
+
+
+def test_objects_classify_concurrent_classes_and_their_code() -> None:
+    from threadlint.model import Objects
+
+    model = build("""
+        import threading
+        class Worker(threading.Thread):
+            def run(self): self._step()
+            def _step(self): pass
+            def stop(self): pass
+        class Guarded:
+            def __init__(self):
+                self._lock = threading.Lock()
+                self._setup()
+            def _setup(self): pass
+            def add(self):
+                with self._lock: pass
+        class Marked:  # threadlint: thread-safe
+            pass
+        class Plain:
+            def add(self): pass
+        class Left(Guarded): pass
+        class Right(Guarded): pass
+    """, Objects)
+    objects, cls, funcs = model[Objects], classes(model), functions(model)
+    assert {c.name.value: reason for c, reason in objects.concurrent.items()} == {
+        "Worker": "it is a Thread subclass", "Guarded": "it owns a lock its methods take",
+        "Left": "it owns a lock its methods take", "Right": "it owns a lock its methods take",
+        "Marked": "it is marked thread-safe"}
+    assert objects.thread_entry(funcs["_step"]).describe() == "thread run() 'Worker.run'"
+    assert objects.is_public(funcs["stop"]) and not objects.is_public(funcs["_step"])
+    assert objects.in_construction(funcs["_setup"]) and not objects.in_construction(funcs["add"])
+    assert objects.share_objects(cls["Left"], cls["Guarded"])
+    assert not objects.share_objects(cls["Left"], cls["Right"])

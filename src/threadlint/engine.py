@@ -120,13 +120,21 @@ class _Failures:
 
 def _build_facts(model: Model, recording: Recording, kinds: Sequence[Type[Provider]],
                  failures: _Failures) -> None:
-    """The facts phase: build each provider in dependency order, feed the fed
-    ones in one replay, finish them. A provider that raises is dropped, and so
-    is everything that depends on it."""
-    fed: List[Provider] = []
+    """The facts phase: build each provider in dependency order; the fed ones
+    are fed together in one replay and finished before any provider that is
+    not fed and reads them is built (so a derived provider only ever sees
+    finished facts). A provider that raises is dropped, and so is everything
+    that depends on it."""
+    pending: List[Provider] = []
     for kind in kinds:
         if kind in model or failures.blocks(kind):
             continue
+        if pending and not has_hooks(kind) and \
+                any(type(provider) in closure([kind]) for provider in pending):
+            _feed(model, recording, pending, failures)
+            pending = []
+            if failures.blocks(kind):
+                continue
         try:
             provider = kind(model)
         except Exception as error:  # noqa: BLE001 - reported, never raised
@@ -134,14 +142,18 @@ def _build_facts(model: Model, recording: Recording, kinds: Sequence[Type[Provid
             continue
         model.add(provider)
         if provider.fed and has_hooks(kind):
-            fed.append(provider)
+            pending.append(provider)
+    if pending:
+        _feed(model, recording, pending, failures)
 
+
+def _feed(model: Model, recording: Recording, fed: List[Provider], failures: _Failures) -> None:
+    """One replay for ``fed``, then ``finish()`` for each, in order."""
     def failed(provider: Provider, error: BaseException) -> List[Provider]:
         failures.provider(type(provider), error)
         return [other for other in fed if failures.blocks(type(other))]  # and its dependents
 
-    if fed:
-        dispatch(recording, fed, model.cursor, failed)
+    dispatch(recording, fed, model.cursor, failed)
     for provider in fed:
         if failures.blocks(type(provider)):
             continue

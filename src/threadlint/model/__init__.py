@@ -20,12 +20,17 @@ Providers, by layer (each reads only those above it):
   ``release()`` pairs and what protects them.
 - :class:`~threadlint.model.local_locks.LocalLocks` - locks a function makes
   for itself, and how it uses them.
+- :class:`~threadlint.model.attributes.Attributes` - every change of a
+  ``self`` attribute, with the locks held there.
+- :class:`~threadlint.model.objects.Objects` - classes used from several
+  threads, and which of their code runs concurrently.
 
 The concurrency APIs all of them recognise are one table,
 :mod:`threadlint.model.api`.
 """
 
 from threadlint.model.acquires import Acquires
+from threadlint.model.attributes import Attributes
 from threadlint.model.classes import Classes
 from threadlint.model.core import Cursor, MissingFact, Model, Provider, closure
 from threadlint.model.fates import Fates
@@ -34,10 +39,11 @@ from threadlint.model.local_locks import LocalLocks
 from threadlint.model.locks import Locks
 from threadlint.model.mutations import Mutations
 from threadlint.model.names import Names
+from threadlint.model.objects import Objects
 from threadlint.model.threads import Threads
 from threadlint.model.values import Values
 
 __all__ = [
-    "Acquires", "Classes", "Cursor", "Fates", "Flow", "LocalLocks", "Locks", "MissingFact",
-    "Model", "Mutations", "Names", "Provider", "Threads", "Values", "closure",
+    "Acquires", "Attributes", "Classes", "Cursor", "Fates", "Flow", "LocalLocks", "Locks", "MissingFact",
+    "Model", "Mutations", "Names", "Objects", "Provider", "Threads", "Values", "closure",
 ]

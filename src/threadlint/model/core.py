@@ -8,7 +8,8 @@ of what the enabled rules require, in dependency order, each exactly once.
 A provider is built in one of two ways:
 
 - *derived*: computed from finished dependencies, in ``__init__`` or lazily
-  (and then cached) on first query;
+  (and then cached) on first query; the engine finishes every fed provider a
+  derived one requires before building it;
 - *fed*: it defines ``visit_<Node>``/``leave_<Node>`` hooks, and the engine
   feeds all fed providers together in one replay of the names walk's events
   (``threadlint.walk``), in dependency order for each event, then calls

@@ -138,8 +138,9 @@ class _Builder(ScopeBuilder):
                 and target.value.value == info.self_name:
             self.self_attr_values[info.cls].setdefault(target.attr.value, []).append(value)
         elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._record_self_attr(element.value, None)
+            values = _unpacked(target, value)
+            for position, element in enumerate(target.elements):
+                self._record_self_attr(element.value, values[position] if values else None)
 
     def _current_method(self) -> Optional[FunctionInfo]:
         info = self._current_function()
@@ -163,6 +164,18 @@ class _Builder(ScopeBuilder):
         super().visit_WithItem(node)
         if node.asname is not None:
             self._record_self_attr(node.asname.name, node.item)
+
+
+def _unpacked(target: Union[cst.Tuple, cst.List],
+              value: Optional[cst.BaseExpression]) -> Optional[List[cst.BaseExpression]]:
+    """For ``a, b = x, y``: the value each target element gets, when the value
+    is a display of as many elements and no side is starred."""
+    if not isinstance(value, (cst.Tuple, cst.List)) or len(value.elements) != len(target.elements):
+        return None
+    if any(isinstance(element, cst.StarredElement)
+           for element in (*target.elements, *value.elements)):
+        return None
+    return [element.value for element in value.elements]
 
 
 class Names(Provider):

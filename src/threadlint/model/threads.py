@@ -91,6 +91,10 @@ class Threads(Provider):
         self._entry_units: Set[cst.CSTNode] = set()
         #: Calls each unit makes to functions of this module.
         self.calls: Dict[Unit, List[CallSite]] = {}
+        #: For each entry unit, every call that hands it to a thread, with the
+        #: unit making that call (None at module level).
+        self.handovers: Dict[Unit, List[Tuple[cst.Call, Optional[Unit]]]] = {}
+        self._handing: Optional[cst.Call] = None
         self._reach: Dict[bool, Dict[cst.CSTNode, ThreadEntry]] = {}
         self._name_sets = self._names()
 
@@ -201,6 +205,7 @@ class Threads(Provider):
     # -- entries -------------------------------------------------------------------------
     def _register_entry(self, call: cst.Call) -> None:
         names, values = self.names, self.values
+        self._handing = call
         func = call.func
         if isinstance(func, cst.Attribute):
             name = func.attr.value
@@ -260,6 +265,8 @@ class Threads(Provider):
 
     def _add_entries(self, target: cst.BaseExpression, kind: str) -> None:
         for unit in self.callables(target):
+            if self._handing is not None:
+                self.handovers.setdefault(unit, []).append((self._handing, self._cursor.unit))
             if unit not in self._entry_units:
                 self._entry_units.add(unit)
                 self.entries.append(ThreadEntry(unit, kind, self.names.unit_label(unit)))

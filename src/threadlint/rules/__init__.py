@@ -14,6 +14,7 @@ from threadlint.rules.tl301_unlocked_global_mutation import UnlockedGlobalMutati
 from threadlint.rules.tl302_lock_created_inline import LockCreatedInline
 from threadlint.rules.tl303_acquire_without_try_finally import AcquireWithoutTryFinally
 from threadlint.rules.tl304_lock_local_to_thread import LockLocalToThread
+from threadlint.rules.tl305_unguarded_shared_state import UnguardedSharedState
 from threadlint.rules.tl999_syntax_error import SyntaxErrorRule
 
 SYNTAX_ERROR_CODE = "TL999"
@@ -30,6 +31,7 @@ ALL_RULES: List[Type[Rule]] = [
     LockCreatedInline,
     AcquireWithoutTryFinally,
     LockLocalToThread,
+    UnguardedSharedState,
     SyntaxErrorRule,
 ]
 

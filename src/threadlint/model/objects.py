@@ -1,0 +1,277 @@
+"""Objects: which classes are used from several threads, and which code of
+theirs runs concurrently (the RacerD idea: judge only where the code itself
+signals concurrency).
+
+A class is *concurrent* when it is a ``Thread`` subclass, when one of its
+bound methods is a thread entry (``Thread(target=self.m)``, ``submit(self.m)``,
+a ``Timer``...), when it owns a lock that one of its methods takes
+(``self._lock = threading.Lock()`` and ``with self._lock:``), or when it is
+marked ``# threadlint: thread-safe`` (on the ``class`` line or the line
+above). Local subclasses and bases (its *family*) share the verdict.
+
+Within a concurrent class, a unit (method, or function nested in one) is on
+the *thread side* when a thread entry reaches it by direct calls, and
+*public* when it is a method whose name has no leading underscore (dunder
+methods count as public). Construction (``__init__``, ``__new__``,
+``__post_init__``, ``__del__``, ``setUp``, and what only they call) is
+neither: no other thread holds the object yet.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from threadlint.model.api import CONTAINER_FACTORIES, MUTATING_METHODS, THREAD_SAFE_TYPES
+from threadlint.model.attributes import Access, Attributes
+from threadlint.model.classes import Classes
+from threadlint.model.core import Model, Provider, Unit
+from threadlint.model.locks import Locks
+from threadlint.model.names import Names, SelfAttr
+from threadlint.model.threads import ThreadEntry, Threads
+from threadlint.model.values import Values
+
+CONSTRUCTION = frozenset({"__init__", "__new__", "__post_init__", "__del__", "setUp",
+                          "__init_subclass__", "__set_name__"})
+THREAD_SAFE = "threadlint: thread-safe"
+_DEQUE_SAFE = frozenset({"append", "appendleft", "pop", "popleft"})
+
+
+class Objects(Provider):
+    """Concurrent classes and the concurrency of their code (derived)."""
+
+    requires = (Names, Classes, Values, Locks, Threads, Attributes)
+
+    def __init__(self, model: Model) -> None:
+        super().__init__(model)
+        self.names = model[Names]
+        self.classes = model[Classes]
+        self.values = model[Values]
+        self.locks = model[Locks]
+        self.threads = model[Threads]
+        self.attributes = model[Attributes]
+        self._reached = self.threads.reached(unlocked_only=False)
+        self._callers: Dict[cst.CSTNode, List[bool]] = {}  # callee -> held at each call
+        for sites in self.threads.calls.values():
+            for site in sites:
+                self._callers.setdefault(site.callee, []).append(site.held)
+        self._entry_units = {entry.unit for entry in self.threads.entries}
+        #: Each concurrent class and why it is one.
+        self.concurrent: Dict[cst.ClassDef, str] = {}
+        self._classify()
+        self._construction: Dict[cst.CSTNode, bool] = {}
+        self._shared: Dict[Tuple[cst.ClassDef, cst.ClassDef], bool] = {}
+        self._order: Optional[Dict[int, int]] = None
+
+    # -- classes -------------------------------------------------------------------
+    def _classify(self) -> None:
+        reasons: Dict[cst.ClassDef, str] = {}
+        for cls, kind in self.classes.thread_classes.items():
+            if kind != "process":
+                reasons[cls] = "it is a Thread subclass"
+        for entry in self.threads.entries:
+            owner = self.class_of(entry.unit)
+            if owner is not None:
+                reasons.setdefault(owner, f"its method is a {entry.kind}")
+        for unit, keys in self.locks.taken.items():
+            owner = self.class_of(unit) if unit is not None else None
+            if owner is not None and any(self._owns_lock(owner, key) for key in keys):
+                reasons.setdefault(owner, "it owns a lock its methods take")
+        for cls in self.names.classes:
+            if _marked(cls):
+                reasons.setdefault(cls, "it is marked thread-safe")
+        for cls, reason in reasons.items():
+            for member in self.classes.family(cls):
+                self.concurrent.setdefault(member, reason)
+
+    def _owns_lock(self, cls: cst.ClassDef, key: str) -> bool:
+        """``key`` is ``self.<attr>`` and the class assigns ``<attr>`` a lock."""
+        base, _, attr = key.partition(".")
+        if base != "self" or not attr or "." in attr:
+            return False
+        for member in self.classes.family(cls):
+            values = self.names.self_attr_values.get(member, {}).get(attr)
+            if values and all(isinstance(v, cst.Call) and self.values.is_any_lock(v)
+                              for v in values):
+                return True
+        return False
+
+    def class_of(self, unit: cst.CSTNode) -> Optional[cst.ClassDef]:
+        """The class of the method ``unit`` is (or is nested in)."""
+        scope = self.names.scope_of_node.get(unit)
+        while scope is not None:
+            if scope.kind == "function":
+                info = self.names.function_info(scope.node)
+                if info is not None and info.cls is not None:
+                    return info.cls
+            scope = scope.parent
+        return None
+
+    def method_of(self, unit: cst.CSTNode) -> Optional[cst.FunctionDef]:
+        """The method ``unit`` is, or is nested in."""
+        scope = self.names.scope_of_node.get(unit)
+        while scope is not None:
+            if scope.kind == "function":
+                info = self.names.function_info(scope.node)
+                if info is not None and info.cls is not None:
+                    return info.node
+            scope = scope.parent
+        return None
+
+    # -- code ----------------------------------------------------------------------
+    def thread_entry(self, unit: Unit) -> Optional[ThreadEntry]:
+        """The first thread entry that reaches ``unit``, if one does."""
+        return self._reached.get(unit)
+
+    def is_public(self, unit: Unit) -> bool:
+        method = self.method_of(unit)
+        if method is None or method is not unit:
+            return False
+        name = method.name.value
+        return not name.startswith("_") or (name.startswith("__") and name.endswith("__")
+                                            and name not in CONSTRUCTION)
+
+    def in_construction(self, unit: Unit) -> bool:
+        """``unit`` is (or is only called from) construction, and no thread runs it."""
+        known = self._construction.get(unit)
+        if known is None:
+            self._construction[unit] = False  # a cycle of calls is not construction
+            known = self._construction_of(unit)
+            self._construction[unit] = known
+        return known
+
+    def _construction_of(self, unit: Unit) -> bool:
+        if unit in self._entry_units or unit in self._reached:
+            return False
+        method = self.method_of(unit)
+        if method is None:
+            return False
+        if method.name.value in CONSTRUCTION:
+            return True
+        if method is not unit or self.is_public(unit):
+            return False
+        callers = [site.caller for sites in self.threads.calls.values() for site in sites
+                   if site.callee is unit]
+        return bool(callers) and all(self.in_construction(caller) for caller in callers)
+
+    def always_locked(self, unit: Unit) -> bool:
+        """Every call of ``unit`` in the module holds a lock, and it is no entry."""
+        held = self._callers.get(unit, [])
+        return bool(held) and all(held) and unit not in self._entry_units
+
+    def guarded(self, access: Access) -> bool:
+        return bool(access.held) or self.always_locked(access.unit)
+
+    def held(self, access: Access) -> Set[str]:
+        """The locks known held at ``access`` (``*`` when its callers hold one)."""
+        keys = set(access.held)
+        if not keys and self.always_locked(access.unit):
+            keys.add("*")
+        return keys
+
+    def before_handover(self, access: Access, entry: ThreadEntry) -> bool:
+        """``access`` runs before, in the same function, a call that hands
+        ``entry`` to a thread: starting a thread makes what came before it
+        visible to the thread (ignoring loops around both)."""
+        for call, unit in self.threads.handovers.get(entry.unit, ()):
+            if unit is access.unit and self.order(access.node) < self.order(call):
+                return True
+        return False
+
+    def order(self, node: cst.CSTNode) -> int:
+        """The rank of ``node`` in source order."""
+        if self._order is None:
+            recording = self.names.recording
+            assert recording is not None  # the engine always records the names walk
+            self._order = {id(n): i for i, (n, leaving)
+                           in enumerate(zip(recording.nodes, recording.leaving)) if not leaving}
+        return self._order.get(id(node), -1)
+
+    def share_objects(self, first: cst.ClassDef, second: cst.ClassDef) -> bool:
+        """Whether one object can be an instance of both classes' code: one
+        derives from the other, or some local class from both (two sibling
+        subclasses of one base never share an instance)."""
+        key = (first, second)
+        known = self._shared.get(key)
+        if known is None:
+            known = first is second or first in self.classes.mro(second) \
+                or second in self.classes.mro(first) \
+                or any(first in mro and second in mro
+                       for mro in (self.classes.mro(c) for c in self.names.classes))
+            self._shared[key] = self._shared[(second, first)] = known
+        return known
+
+    # -- attributes ------------------------------------------------------------------
+    def owner_key(self, owner: SelfAttr) -> SelfAttr:
+        """One key for an attribute seen from every class of a family."""
+        family = self.classes.family(owner[0])
+        first = min(family, key=self.names.classes.index)
+        return (first, owner[1])
+
+    def thread_safe_attribute(self, owner: SelfAttr, method: Optional[str]) -> bool:
+        """Every value the attribute is given makes an object that synchronises
+        itself (a queue, an event, a lock, ``threading.local``...), or a deque
+        changed only by its atomic methods."""
+        values: List[cst.BaseExpression] = []
+        for member in self.classes.family(owner[0]):
+            recorded = self.names.self_attr_values.get(member, {}).get(owner[1], [])
+            if any(v is None for v in recorded):
+                return False
+            values.extend(v for v in recorded if v is not None)
+        if not values:
+            return False
+        for value in values:
+            if not isinstance(value, cst.Call):
+                return False
+            qualified = self.names.qualified_names(value.func)
+            if qualified & THREAD_SAFE_TYPES:
+                continue
+            if "collections.deque" in qualified and (method is None or method in _DEQUE_SAFE):
+                continue
+            local = self.names.local_definition(value.func)
+            if isinstance(local, cst.ClassDef) and self._thread_local_class(local):
+                continue
+            return False
+        return True
+
+    def _thread_local_class(self, cls: cst.ClassDef) -> bool:
+        for member in self.classes.mro(cls):
+            for base in member.bases:
+                if self.names.resolves_to(base.value, ("threading.local", "_thread._local")):
+                    return True
+        return False
+
+    def known_container(self, owner: SelfAttr) -> bool:
+        """Every value given to the attribute is a list, dict, set or deque
+        display or constructor: its changing methods change it in place."""
+        found = False
+        for member in self.classes.family(owner[0]):
+            for value in self.names.self_attr_values.get(member, {}).get(owner[1], []):
+                if value is None:
+                    return False
+                if isinstance(value, (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp,
+                                      cst.SetComp)):
+                    found = True
+                    continue
+                if isinstance(value, cst.Call) and self.names.resolves_to(
+                        value.func, _CONTAINER_CALLS) is not None:
+                    found = True
+                    continue
+                return False
+        return found
+
+
+#: Calls that make a container whose changing methods change it in place.
+_CONTAINER_CALLS = tuple(name for name, kind in CONTAINER_FACTORIES.items()
+                         if kind in MUTATING_METHODS) + ("collections.deque",)
+
+
+def _marked(cls: cst.ClassDef) -> bool:
+    """``class C:  # threadlint: thread-safe``, or that comment on the line above."""
+    body = cls.body
+    if isinstance(body, cst.IndentedBlock) and body.header.comment is not None \
+            and THREAD_SAFE in body.header.comment.value:
+        return True
+    return any(line.comment is not None and THREAD_SAFE in line.comment.value
+               for line in cls.leading_lines[-1:])
