@@ -494,3 +494,49 @@ def test_objects_classify_concurrent_classes_and_their_code() -> None:
     assert objects.in_construction(funcs["_setup"]) and not objects.in_construction(funcs["add"])
     assert objects.share_objects(cls["Left"], cls["Guarded"])
     assert not objects.share_objects(cls["Left"], cls["Right"])
+
+
+def test_checks_pair_each_test_with_the_act_it_allows() -> None:
+    from threadlint.model import Checks
+
+    model = build("""
+        import threading
+        cache = {}
+        class Box:
+            def get(self, k):
+                if k in self.d:
+                    del self.d[k]
+                if k not in cache:
+                    cache[k] = 1
+                if self.items:
+                    self.items.pop()
+                if self.conn is None:
+                    with self.lock:
+                        if self.conn is None:
+                            self.conn = make()
+                cache[k] = cache.get(k, 0) + 1
+                local = {}
+                if k in local:
+                    del local[k]
+    """, Checks)
+    found = [(c.pattern, c.key, c.rechecked) for c in model[Checks].found]
+    assert found == [("member", "self.d", False), ("absent", "cache", False),
+                     ("nonempty", "self.items", False), ("unset", "self.conn", True),
+                     ("unset", "self.conn", False), ("increment", "cache", False)]
+
+
+def test_all_rules_need_one_replay_for_facts_and_one_for_rules(monkeypatch) -> None:
+    """Derived providers that read fed ones are scheduled after all the fed
+    providers, so one replay feeds them all."""
+    replays: List[str] = []
+    real = engine.dispatch
+
+    def counting(recording, owners, cursor, failed):  # type: ignore[no-untyped-def]
+        replays.append(type(owners[0]).__module__.split(".")[1])
+        return real(recording, owners, cursor, failed)
+
+    monkeypatch.setattr(engine, "dispatch", counting)
+    from conftest import FIXTURES
+
+    lint_source("TL305.py", (FIXTURES / "TL305.py").read_bytes(), Settings(root="/"))
+    assert replays == ["model", "rules"]

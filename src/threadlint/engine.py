@@ -24,6 +24,7 @@ import libcst as cst
 from threadlint.compat import parse_unvalidated
 from threadlint.findings import FileError, Finding, LintResult
 from threadlint.model import Cursor, Model, Names, Provider, closure
+from threadlint.model.core import schedule
 from threadlint.noqa import noqa_lines, suppressed
 from threadlint.positions import spans
 from threadlint.prefilter import prefilter_for
@@ -203,7 +204,7 @@ def model_for(source: str, *kinds: Type[Provider]) -> Model:
     for tests, the REPL and the guide in CONTRIBUTING.md. Raises what a
     provider raises, where ``lint_source`` would report it."""
     module = parse_unvalidated(source.encode())
-    order = closure([Names, *kinds])
+    order = schedule(closure([Names, *kinds]))
     recording = Recording(left_types(order) | {t.__name__ for t in Cursor.TYPES})
     model = Model(module, Cursor())
     model.add(Names(model, recording))
@@ -255,7 +256,7 @@ def _analyse(path: str, source: bytes, settings: Settings) -> _Analysis:
 
     if not rule_classes:
         return [], [], [], module
-    kinds = closure([Names] + [kind for rule in rule_classes for kind in rule.requires])
+    kinds = schedule(closure([Names] + [kind for rule in rule_classes for kind in rule.requires]))
     recording = Recording(left_types([*kinds, *rule_classes])
                           | {t.__name__ for t in Cursor.TYPES})
     model = Model(module, Cursor(), path)

@@ -173,15 +173,16 @@ class Recording:
     (which is most of a walk's cost).
 
     Leave events are recorded for the node types in ``leaves`` (and for those
-    the recording walk's own visitors leave): a replay whose visitors leave
-    anything else falls back to a real walk.
+    the recording walk's own visitors leave): :func:`dispatch` refuses owners
+    that leave anything else.
     """
 
-    __slots__ = ("leaves", "leaving", "nodes")
+    __slots__ = ("leaves", "leaving", "nodes", "types")
 
     def __init__(self, leaves: Iterable[str]) -> None:
         self.leaves = frozenset(leaves)
         self.nodes: List[cst.CSTNode] = []
+        self.types: List[str] = []  # each event's node type name
         self.leaving = bytearray()  # 1 where the event at that index is a leave
 
 
@@ -217,8 +218,10 @@ def walk(root: cst.CSTNode, visitors: Sequence[object],
     if record is not None:
         stops |= record.leaves
         record.nodes.clear()
+        record.types.clear()
         record.leaving.clear()
         note, note_kind = record.nodes.append, record.leaving.append
+        note_type = record.types.append
     no_methods: List[Method] = []
     stack: List[Tuple[cst.CSTNode, bool]] = [(root, False)]
     pop, push, extend = stack.pop, stack.append, stack.extend
@@ -227,6 +230,7 @@ def walk(root: cst.CSTNode, visitors: Sequence[object],
         name = type(node).__name__
         if record is not None:
             note(node)
+            note_type(name)
             note_kind(leaving)
         if leaving:
             for method in leave.get(name, no_methods):
@@ -276,8 +280,7 @@ def dispatch(recording: Recording, owners: Sequence[Owner], cursor: Any,
     context = {node_type.__name__ for node_type in cursor.TYPES}
     enter, exit = cursor.enter, cursor.exit
     visit_get, leave_get = visit.get, leave.get
-    for node, leaving in zip(recording.nodes, recording.leaving):
-        name = type(node).__name__
+    for node, name, leaving in zip(recording.nodes, recording.types, recording.leaving):
         if not leaving and name in context:
             enter(node)
         hooks = leave_get(name) if leaving else visit_get(name)

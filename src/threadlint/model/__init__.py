@@ -24,6 +24,8 @@ Providers, by layer (each reads only those above it):
   ``self`` attribute, with the locks held there.
 - :class:`~threadlint.model.objects.Objects` - classes used from several
   threads, and which of their code runs concurrently.
+- :class:`~threadlint.model.checks.Checks` - a test on a container or
+  attribute followed by the act it allows (check-then-act).
 
 The concurrency APIs all of them recognise are one table,
 :mod:`threadlint.model.api`.
@@ -31,6 +33,7 @@ The concurrency APIs all of them recognise are one table,
 
 from threadlint.model.acquires import Acquires
 from threadlint.model.attributes import Attributes
+from threadlint.model.checks import Checks
 from threadlint.model.classes import Classes
 from threadlint.model.core import Cursor, MissingFact, Model, Provider, closure
 from threadlint.model.fates import Fates
@@ -44,6 +47,7 @@ from threadlint.model.threads import Threads
 from threadlint.model.values import Values
 
 __all__ = [
-    "Acquires", "Attributes", "Classes", "Cursor", "Fates", "Flow", "LocalLocks", "Locks", "MissingFact",
-    "Model", "Mutations", "Names", "Objects", "Provider", "Threads", "Values", "closure",
+    "Acquires", "Attributes", "Checks", "Classes", "Cursor", "Fates", "Flow", "LocalLocks",
+    "Locks", "MissingFact", "Model", "Mutations", "Names", "Objects", "Provider", "Threads",
+    "Values", "closure",
 ]

@@ -23,6 +23,7 @@ import libcst as cst
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.syntax import core_identifier, expr_key, identifier_words
 from threadlint.model.values import Values
+from threadlint.walk import children
 
 # Words that, as a whole part of an identifier, name a lock. "cond" and "cv"
 # are condition variables, "sem" semaphores. Parts merely *ending* in "lock"
@@ -109,12 +110,37 @@ def _helper_key(call: cst.Call, verb: str) -> Optional[str]:
 
 
 def acquire_key(values: Values, call: cst.Call) -> Optional[str]:
-    """The lock ``call`` acquires: ``L.acquire(...)`` on a lock-like ``L``, or a
-    helper named for it (``_acquireLock()``)."""
+    """The lock ``call`` acquires: ``L.acquire(...)`` on a lock-like ``L``, a
+    helper named for it (``_acquireLock()``), or ``self.acquire()`` where the
+    class's own ``acquire`` method takes a lock (``logging.Handler``)."""
     func = call.func
     if isinstance(func, cst.Attribute) and func.attr.value == "acquire":
-        return expr_key(func.value) if is_lock_like(values, func.value) else None
+        if is_lock_like(values, func.value) or _locking_self(values, func.value):
+            return expr_key(func.value)
+        return None
     return _helper_key(call, "acquire")
+
+
+def _locking_self(values: Values, receiver: cst.BaseExpression) -> bool:
+    """``receiver`` is a method's ``self`` whose class (or a local base) has
+    an ``acquire`` method that acquires a lock-like object (``self.lock``) and
+    a ``release`` method."""
+    cls = values.classes.self_class(receiver)
+    if cls is None:
+        return False
+    method = values.classes.lookup(cls, "acquire")
+    if method is None or values.classes.lookup(cls, "release") is None:
+        return False
+    todo: List[cst.CSTNode] = [method.body]
+    while todo:  # the method's own code, nested definitions left out
+        node = todo.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                and node.func.attr.value == "acquire" and is_lock_like(values, node.func.value):
+            return True
+        todo.extend(children(node))
+    return False
 
 
 def release_key(call: cst.Call) -> Optional[str]:

@@ -7,7 +7,9 @@ bound methods is a thread entry (``Thread(target=self.m)``, ``submit(self.m)``,
 a ``Timer``...), when it owns a lock that one of its methods takes
 (``self._lock = threading.Lock()`` and ``with self._lock:``), or when it is
 marked ``# threadlint: thread-safe`` (on the ``class`` line or the line
-above). Local subclasses and bases (its *family*) share the verdict.
+above). Local subclasses inherit the verdict; bases do not (their other
+subclasses may never meet a thread). A lock here is a thread lock: an
+``asyncio.Lock`` says nothing about threads.
 
 Within a concurrent class, a unit (method, or function nested in one) is on
 the *thread side* when a thread entry reaches it by direct calls, and
@@ -35,6 +37,8 @@ from threadlint.model.values import Values
 CONSTRUCTION = frozenset({"__init__", "__new__", "__post_init__", "__del__", "setUp",
                           "__init_subclass__", "__set_name__"})
 THREAD_SAFE = "threadlint: thread-safe"
+OWNS_LOCK = "it owns a lock its methods take"
+MARKED = "it is marked thread-safe"
 _DEQUE_SAFE = frozenset({"append", "appendleft", "pop", "popleft"})
 
 
@@ -52,15 +56,18 @@ class Objects(Provider):
         self.threads = model[Threads]
         self.attributes = model[Attributes]
         self._reached = self.threads.reached(unlocked_only=False)
-        self._callers: Dict[cst.CSTNode, List[bool]] = {}  # callee -> held at each call
+        # callee -> (caller, lock held at the call) for each call
+        self._callers: Dict[cst.CSTNode, List[Tuple[Unit, bool]]] = {}
         for sites in self.threads.calls.values():
             for site in sites:
-                self._callers.setdefault(site.callee, []).append(site.held)
+                self._callers.setdefault(site.callee, []).append((site.caller, site.held))
+        self._locked: Dict[cst.CSTNode, bool] = {}
         self._entry_units = {entry.unit for entry in self.threads.entries}
         #: Each concurrent class and why it is one.
         self.concurrent: Dict[cst.ClassDef, str] = {}
         self._classify()
         self._construction: Dict[cst.CSTNode, bool] = {}
+        self._concurrent_units: Dict[cst.CSTNode, bool] = {}
         self._shared: Dict[Tuple[cst.ClassDef, cst.ClassDef], bool] = {}
         self._order: Optional[Dict[int, int]] = None
 
@@ -73,16 +80,19 @@ class Objects(Provider):
         for entry in self.threads.entries:
             owner = self.class_of(entry.unit)
             if owner is not None:
-                reasons.setdefault(owner, f"its method is a {entry.kind}")
+                article = "an" if entry.kind[0] in "aeiou" else "a"
+                reasons.setdefault(owner, f"one of its methods is {article} {entry.kind}")
         for unit, keys in self.locks.taken.items():
             owner = self.class_of(unit) if unit is not None else None
             if owner is not None and any(self._owns_lock(owner, key) for key in keys):
-                reasons.setdefault(owner, "it owns a lock its methods take")
+                reasons.setdefault(owner, OWNS_LOCK)
         for cls in self.names.classes:
             if _marked(cls):
-                reasons.setdefault(cls, "it is marked thread-safe")
+                reasons.setdefault(cls, MARKED)
+        # A subclass inherits the verdict (its instances run the same code); a
+        # base does not: its other subclasses may never meet a thread.
         for cls, reason in reasons.items():
-            for member in self.classes.family(cls):
+            for member in [cls, *self.classes.subclasses(cls)]:
                 self.concurrent.setdefault(member, reason)
 
     def _owns_lock(self, cls: cst.ClassDef, key: str) -> bool:
@@ -92,7 +102,8 @@ class Objects(Provider):
             return False
         for member in self.classes.family(cls):
             values = self.names.self_attr_values.get(member, {}).get(attr)
-            if values and all(isinstance(v, cst.Call) and self.values.is_any_lock(v)
+            # Thread locks only: an asyncio lock says nothing about threads.
+            if values and all(isinstance(v, cst.Call) and self.values.lock_kind(v) is not None
                               for v in values):
                 return True
         return False
@@ -155,10 +166,46 @@ class Objects(Provider):
                    if site.callee is unit]
         return bool(callers) and all(self.in_construction(caller) for caller in callers)
 
+    def runs_concurrently(self, unit: Unit) -> bool:
+        """Whether ``unit`` may run while other code of its object runs in
+        another thread: a thread reaches it, or it is a public method (not a
+        coroutine) of a class that owns a lock or is marked thread-safe, or a
+        private method such code calls. Construction never does."""
+        known = self._concurrent_units.get(unit)
+        if known is None:
+            self._concurrent_units[unit] = False  # a cycle of calls adds nothing
+            known = self._runs_concurrently(unit)
+            self._concurrent_units[unit] = known
+        return known
+
+    def _runs_concurrently(self, unit: Unit) -> bool:
+        if self.in_construction(unit):
+            return False
+        if self.thread_entry(unit) is not None:
+            return True
+        if isinstance(unit, cst.FunctionDef) and unit.asynchronous is not None:
+            return False  # a coroutine runs on its event loop, not in its caller's thread
+        cls = self.class_of(unit)
+        reason = self.concurrent.get(cls) if cls is not None else None
+        if reason is None:
+            return False
+        if self.is_public(unit):
+            return reason in (OWNS_LOCK, MARKED)
+        return any(self.runs_concurrently(site.caller) for sites in self.threads.calls.values()
+                   for site in sites if site.callee is unit)
+
     def always_locked(self, unit: Unit) -> bool:
-        """Every call of ``unit`` in the module holds a lock, and it is no entry."""
-        held = self._callers.get(unit, [])
-        return bool(held) and all(held) and unit not in self._entry_units
+        """Every call of ``unit`` in the module holds a lock, or comes from a
+        function that is itself always called with one; and no thread starts
+        in it."""
+        known = self._locked.get(unit)
+        if known is None:
+            self._locked[unit] = False  # a cycle of calls proves nothing
+            callers = self._callers.get(unit, [])
+            known = bool(callers) and unit not in self._entry_units and all(
+                held or self.always_locked(caller) for caller, held in callers)
+            self._locked[unit] = known
+        return known
 
     def guarded(self, access: Access) -> bool:
         return bool(access.held) or self.always_locked(access.unit)

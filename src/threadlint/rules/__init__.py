@@ -15,6 +15,7 @@ from threadlint.rules.tl302_lock_created_inline import LockCreatedInline
 from threadlint.rules.tl303_acquire_without_try_finally import AcquireWithoutTryFinally
 from threadlint.rules.tl304_lock_local_to_thread import LockLocalToThread
 from threadlint.rules.tl305_unguarded_shared_state import UnguardedSharedState
+from threadlint.rules.tl306_shared_check_then_act import SharedCheckThenAct
 from threadlint.rules.tl999_syntax_error import SyntaxErrorRule
 
 SYNTAX_ERROR_CODE = "TL999"
@@ -32,6 +33,7 @@ ALL_RULES: List[Type[Rule]] = [
     AcquireWithoutTryFinally,
     LockLocalToThread,
     UnguardedSharedState,
+    SharedCheckThenAct,
     SyntaxErrorRule,
 ]
 
