@@ -460,7 +460,7 @@ def test_command_line_overrides_the_config_file(tmp_path: Path, options: List[st
 @pytest.mark.parametrize("body, fragment", [
     (b'[tool.threadlint]\nselec = ["TL1"]\n',
      "[tool.threadlint] unknown key 'selec' (expected one of: select, ignore, extend-select, "
-     "exclude, extend-exclude, per-file-ignores)"),
+     "exclude, extend-exclude, per-file-ignores, contracts-from-prose)"),
     (b'[tool.threadlint]\nselect = "TL1"\nexclude = ["build", 3]\n',
      "[tool.threadlint] select: expected a list of strings, got str 'TL1'"),
     (b'[tool.threadlint]\nignore = ["TL7"]\n',
@@ -469,10 +469,12 @@ def test_command_line_overrides_the_config_file(tmp_path: Path, options: List[st
      "[tool.threadlint] per-file-ignores.'tests/*': unknown rule selector 'TL7'"),
     (b'[tool.threadlint]\nper-file-ignores = ["tests/*"]\n',
      "[tool.threadlint] per-file-ignores: expected a table"),
+    (b'[tool.threadlint]\ncontracts-from-prose = "yes"\n',
+     "[tool.threadlint] contracts-from-prose: expected true or false, got str 'yes'"),
     (b'[tool.threadlint]\nselect = ["TL1"\n', "invalid TOML: "),
     (b'[tool.threadlint]\nselect = ["TL1"]  # caf\xe9\n', "invalid TOML: "),
 ], ids=["unknown-key", "wrong-type", "unknown-selector",
-        "unknown-selector-per-file", "per-file-not-table", "toml-syntax", "not-utf8"])
+        "unknown-selector-per-file", "per-file-not-table", "not-a-bool", "toml-syntax", "not-utf8"])
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path, body: bytes, fragment: str) -> None:
     write(tmp_path, {"pyproject.toml": body, "pkg/jobs.py": JOBS})
     proc = tl([], tmp_path / "pkg")
@@ -734,3 +736,28 @@ def test_explain_prints_the_rule_documentation(tmp_path: Path) -> None:
     unknown = tl(["--explain", "TL000"], tmp_path)
     assert unknown.returncode == 2 and unknown.stdout == b""
     assert unknown.stderr.decode().count("\n") == 1
+
+
+PROSE = b"""import threading
+
+
+class Cache:
+    def __init__(self):
+        self._mutex = threading.Lock()
+
+    def _evict_locked(self, key):
+        pass
+
+    def purge(self, key):
+        self._evict_locked(key)
+"""
+
+
+def test_contracts_from_prose_can_be_switched_off_and_is_part_of_the_cache_key(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": b'[tool.threadlint]\nselect = ["TL312"]\n', "cache.py": PROSE})
+    on = tl(["cache.py"], tmp_path)
+    assert on.returncode == 1 and b"TL312" in on.stdout
+    (tmp_path / "pyproject.toml").write_bytes(
+        b'[tool.threadlint]\nselect = ["TL312"]\ncontracts-from-prose = false\n')
+    off = tl(["cache.py"], tmp_path)  # the cache must not answer with the earlier result
+    assert (off.returncode, off.stdout) == (0, b"")

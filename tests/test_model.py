@@ -540,3 +540,34 @@ def test_all_rules_need_one_replay_for_facts_and_one_for_rules(monkeypatch) -> N
 
     lint_source("TL305.py", (FIXTURES / "TL305.py").read_bytes(), Settings(root="/"))
     assert replays == ["model", "rules"]
+
+
+def test_contracts_read_comments_names_and_docstrings() -> None:
+    from threadlint.model import Contracts
+
+    model = build('''
+        import threading
+        _big_lock = threading.Lock()
+        _table = {}  # guarded-by: _big_lock
+        class Store:
+            def __init__(self):
+                self._lock = threading.Lock()
+                self._rows = []  # guarded-by: self._lock
+            def _flush(self):  # requires: self._lock
+                pass
+            def _trim_locked(self):
+                pass
+            def _compact(self):
+                """Must be called with _lock held."""
+            def _merge(self):
+                """The caller must hold `_big_lock`."""
+            def close(self):
+                """Must be called with ``await``: a coroutine's note, no lock."""
+    ''', Contracts)
+    contracts = model[Contracts]
+    assert sorted((t if isinstance(t, str) else t[1], c.lock)
+                  for t, c in contracts.guarded.items()) == [
+        ("_rows", "self._lock"), ("_table", "_big_lock")]
+    assert sorted((f.name.value, r.lock, r.said_by) for f, r in contracts.required.items()) == [
+        ("_compact", "self._lock", "docstring"), ("_flush", "self._lock", "comment"),
+        ("_merge", "_big_lock", "docstring"), ("_trim_locked", "*", "name")]

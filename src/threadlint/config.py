@@ -15,7 +15,8 @@ else:  # pragma: no cover - exercised on older Pythons only
     import tomli as tomllib
 
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
-KNOWN_KEYS = LIST_KEYS + ("per-file-ignores",)
+BOOL_KEYS = ("contracts-from-prose",)
+KNOWN_KEYS = LIST_KEYS + ("per-file-ignores",) + BOOL_KEYS
 
 
 def _read_toml(path: str) -> Dict[str, Any]:
@@ -89,5 +90,11 @@ def load_settings(config_path: Optional[str], explicit: bool) -> Settings:
             codes = _string_list(codes, config_path, f"per-file-ignores.{pattern!r}")
             pairs.append((pattern, validate_selectors(codes, f"{where} per-file-ignores.{pattern!r}")))
         values["per_file_ignores"] = tuple(pairs)
+    for key in BOOL_KEYS:
+        if key in section:
+            if not isinstance(section[key], bool):
+                raise SettingsError(f"{where} {key}: expected true or false, got "
+                                    f"{type(section[key]).__name__} {section[key]!r}")
+            values[key.replace("-", "_")] = section[key]
     root = os.path.dirname(os.path.abspath(config_path))
     return replace(Settings(root=root, config_path=config_path), **values)

@@ -206,7 +206,7 @@ def model_for(source: str, *kinds: Type[Provider]) -> Model:
     module = parse_unvalidated(source.encode())
     order = schedule(closure([Names, *kinds]))
     recording = Recording(left_types(order) | {t.__name__ for t in Cursor.TYPES})
-    model = Model(module, Cursor())
+    model = Model(module, Cursor(), source=source.encode())
     model.add(Names(model, recording))
     failures = _Failures("<source>")
     _build_facts(model, recording, order, failures)
@@ -259,7 +259,7 @@ def _analyse(path: str, source: bytes, settings: Settings) -> _Analysis:
     kinds = schedule(closure([Names] + [kind for rule in rule_classes for kind in rule.requires]))
     recording = Recording(left_types([*kinds, *rule_classes])
                           | {t.__name__ for t in Cursor.TYPES})
-    model = Model(module, Cursor(), path)
+    model = Model(module, Cursor(), path, source, settings.contracts_from_prose)
     failures = _Failures(path)
     try:
         model.add(Names(model, recording))

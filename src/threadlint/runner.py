@@ -284,7 +284,8 @@ def _read(files: List[str], indices: Iterable[int], settings: Settings, fix: boo
             results[index] = (LintResult(display, errors=[error]), True)
             continue
         if cache is not None:
-            key = cache_key(source, settings.enabled_codes(display), fix)
+            key = cache_key(source, settings.enabled_codes(display), fix,
+                            settings.contracts_from_prose)
             hit = cache.get(key, display)
             if hit is not None and not (fix and any(f.fixable for f in hit.findings)):
                 results[index] = (hit, False)
@@ -303,5 +304,6 @@ def _reread(files: List[str], first: List[Task], settings: Settings, fix: bool, 
                      settings, fix, stdin_name, None, results)
     todo = sorted(again + stdin, key=lambda task: task.index)
     keys = {} if cache is None else {
-        task.index: cache_key(task.source, settings.enabled_codes(task.path), fix) for task in todo}
+        task.index: cache_key(task.source, settings.enabled_codes(task.path), fix,
+                              settings.contracts_from_prose) for task in todo}
     return todo, keys

@@ -86,6 +86,9 @@ class Settings:
     #: them (``--ignore``/``--extend-select`` without ``--select``); see
     #: :func:`is_code_selected`.
     inherited: Optional[FrozenSet[str]] = None
+    #: Read lock contracts from names (``*_locked``) and docstrings ("must be
+    #: called with X held") as well as from ``# requires:`` comments.
+    contracts_from_prose: bool = True
 
     def enabled_codes(self, path: str) -> FrozenSet[str]:
         return _enabled_codes(self, path)

@@ -26,6 +26,9 @@ Providers, by layer (each reads only those above it):
   threads, and which of their code runs concurrently.
 - :class:`~threadlint.model.checks.Checks` - a test on a container or
   attribute followed by the act it allows (check-then-act).
+- :class:`~threadlint.model.contracts.Contracts` - ``# guarded-by:`` and
+  ``# requires:`` contracts (and prose ones), and the uses and calls they
+  constrain.
 
 The concurrency APIs all of them recognise are one table,
 :mod:`threadlint.model.api`.
@@ -35,6 +38,7 @@ from threadlint.model.acquires import Acquires
 from threadlint.model.attributes import Attributes
 from threadlint.model.checks import Checks
 from threadlint.model.classes import Classes
+from threadlint.model.contracts import Contracts
 from threadlint.model.core import Cursor, MissingFact, Model, Provider, closure
 from threadlint.model.fates import Fates
 from threadlint.model.flow import Flow
@@ -47,7 +51,7 @@ from threadlint.model.threads import Threads
 from threadlint.model.values import Values
 
 __all__ = [
-    "Acquires", "Attributes", "Checks", "Classes", "Cursor", "Fates", "Flow", "LocalLocks",
+    "Acquires", "Attributes", "Checks", "Classes", "Contracts", "Cursor", "Fates", "Flow", "LocalLocks",
     "Locks", "MissingFact", "Model", "Mutations", "Names", "Objects", "Provider", "Threads",
     "Values", "closure",
 ]

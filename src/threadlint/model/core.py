@@ -129,9 +129,14 @@ class Model:
     :class:`MissingFact`, so a forgotten dependency fails loudly.
     """
 
-    def __init__(self, module: cst.Module, cursor: Cursor, path: str = "<module>") -> None:
+    def __init__(self, module: cst.Module, cursor: Cursor, path: str = "<module>",
+                 source: bytes = b"", prose_contracts: bool = True) -> None:
         self.module = module
         self.path = path
+        #: The file's bytes, for providers that first ask whether a word occurs.
+        self.source = source
+        #: Read lock contracts from names and docstrings too (settings).
+        self.prose_contracts = prose_contracts
         self.cursor = cursor
         self._facts: Dict[Type[Provider], Provider] = {}
 

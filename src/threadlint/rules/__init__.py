@@ -16,6 +16,8 @@ from threadlint.rules.tl303_acquire_without_try_finally import AcquireWithoutTry
 from threadlint.rules.tl304_lock_local_to_thread import LockLocalToThread
 from threadlint.rules.tl305_unguarded_shared_state import UnguardedSharedState
 from threadlint.rules.tl306_shared_check_then_act import SharedCheckThenAct
+from threadlint.rules.tl311_guarded_by_violation import GuardedByViolation
+from threadlint.rules.tl312_lock_not_held import LockNotHeld
 from threadlint.rules.tl999_syntax_error import SyntaxErrorRule
 
 SYNTAX_ERROR_CODE = "TL999"
@@ -34,6 +36,8 @@ ALL_RULES: List[Type[Rule]] = [
     LockLocalToThread,
     UnguardedSharedState,
     SharedCheckThenAct,
+    GuardedByViolation,
+    LockNotHeld,
     SyntaxErrorRule,
 ]
 
