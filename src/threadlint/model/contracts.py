@@ -38,15 +38,17 @@ ANY_LOCK = "*"
 #: whether this provider is fed at all).
 GUARDED_WORDS = rb"guarded[-_ ]by:"
 REQUIRES_WORDS = rb"requires:"
-PROSE_WORDS = (rb"_locked\b|be called (?:with|while holding|holding)|callers? (?:must|should) hold"
-               rb"|call(?:ed)? with")
 _GUARDED_BY = re.compile(r"guarded[-_ ]by:\s*([\w.]+)")
 _REQUIRES = re.compile(r"requires:\s*([\w.]+)")
-_PROSE = re.compile(
+_PROSE_PATTERN = (
     r"(?:must|should|has to) be called (?:while holding|holding) (?:the )?`*([\w.]+)`*"
     r"|(?:must|should|has to) be called with (?:the )?`*([\w.]+)`* (?:held|acquired|locked)"
     r"|callers? (?:must|should) hold (?:the )?`*([\w.]+)`*"
-    r"|call(?:ed)? with (?:the )?`*([\w.]+)`* (?:held|acquired|locked)", re.IGNORECASE)
+    r"|call(?:ed)? with (?:the )?`*([\w.]+)`* (?:held|acquired|locked)")
+_PROSE = re.compile(_PROSE_PATTERN, re.IGNORECASE)
+#: The prose contracts, as the prefilter tests for them: a name ending in
+#: ``_locked``, or the docstring phrases themselves.
+PROSE_WORDS = rb"(?i:_locked\b|" + _PROSE_PATTERN.encode() + rb")"
 
 #: What a contract is about: a ``self`` attribute, or a module-level name.
 Target = Union[SelfAttr, str]
@@ -96,7 +98,7 @@ class Contracts(Provider):
         self.prose = model.prose_contracts
         source = model.source
         words = GUARDED_WORDS + b"|" + REQUIRES_WORDS + (b"|" + PROSE_WORDS if self.prose else b"")
-        self.fed = re.search(words, source, re.IGNORECASE) is not None
+        self.fed = re.search(words, source) is not None
         self.guarded: Dict[Target, GuardedBy] = {}
         self.required: Dict[cst.FunctionDef, Requires] = {}
         self.uses: List[Use] = []

@@ -74,7 +74,7 @@ class LockNotHeld(Rule):
     code = "TL312"
     name = "lock-not-held"
     summary = "a function that requires a lock held is called without it"
-    needs = ((REQUIRES_WORDS + b"|(?i:" + PROSE_WORDS + b")",),)
+    needs = ((REQUIRES_WORDS + b"|" + PROSE_WORDS,),)
     requires = (Contracts, Objects)
 
     def finish(self) -> None:
