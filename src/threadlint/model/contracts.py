@@ -40,15 +40,31 @@ GUARDED_WORDS = rb"guarded[-_ ]by:"
 REQUIRES_WORDS = rb"requires:"
 _GUARDED_BY = re.compile(r"guarded[-_ ]by:\s*([\w.]+)")
 _REQUIRES = re.compile(r"requires:\s*([\w.]+)")
+# Docstring phrases; only a sentence's first letter may be a capital.
 _PROSE_PATTERN = (
-    r"(?:must|should|has to) be called (?:while holding|holding) (?:the )?`*([\w.]+)`*"
-    r"|(?:must|should|has to) be called with (?:the )?`*([\w.]+)`* (?:held|acquired|locked)"
-    r"|callers? (?:must|should) hold (?:the )?`*([\w.]+)`*"
-    r"|call(?:ed)? with (?:the )?`*([\w.]+)`* (?:held|acquired|locked)")
-_PROSE = re.compile(_PROSE_PATTERN, re.IGNORECASE)
-#: The prose contracts, as the prefilter tests for them: a name ending in
-#: ``_locked``, or the docstring phrases themselves.
-PROSE_WORDS = rb"(?i:_locked\b|" + _PROSE_PATTERN.encode() + rb")"
+    r"(?:[Mm]ust|[Ss]hould|[Hh]as to) be called (?:while holding|holding) (?:the )?`*([\w.]+)`*"
+    r"|(?:[Mm]ust|[Ss]hould|[Hh]as to) be called with (?:the )?`*([\w.]+)`* (?:held|acquired|locked)"
+    r"|[Cc]allers? (?:must|should) hold (?:the )?`*([\w.]+)`*"
+    r"|[Cc]all(?:ed)? with (?:the )?`*([\w.]+)`* (?:held|acquired|locked)")
+_PROSE = re.compile(_PROSE_PATTERN)
+#: For the prefilter: a superset of the prose, as patterns that each start
+#: with a literal (so the regular expression engine skips ahead fast), each
+#: behind a plain substring test.
+_PROSE_TESTS = tuple((key, re.compile(pattern)) for key, pattern in (
+    (b"_locked", rb"_locked\b"),
+    (b"be called ", rb"be called (?:while holding|holding) "),
+    (b"be called with ", rb"be called with (?:the )?`*[\w.]+`* (?:held|acquired|locked)"),
+    (b" hold ", rb"allers? (?:must|should) hold "),
+    (b"d with ", rb"alled with (?:the )?`*[\w.]+`* (?:held|acquired|locked)"),
+    (b"l with ", rb"all with (?:the )?`*[\w.]+`* (?:held|acquired|locked)"),
+))
+
+
+def has_prose_contract(source: bytes) -> bool:
+    """Whether ``source`` may hold a prose contract (a name ending in
+    ``_locked``, or one of the docstring phrases): the prefilter's test."""
+    return any(key in source and pattern.search(source) is not None
+               for key, pattern in _PROSE_TESTS)
 
 #: What a contract is about: a ``self`` attribute, or a module-level name.
 Target = Union[SelfAttr, str]
@@ -97,8 +113,8 @@ class Contracts(Provider):
         self._cursor = model.cursor
         self.prose = model.prose_contracts
         source = model.source
-        words = GUARDED_WORDS + b"|" + REQUIRES_WORDS + (b"|" + PROSE_WORDS if self.prose else b"")
-        self.fed = re.search(words, source) is not None
+        self.fed = re.search(GUARDED_WORDS + b"|" + REQUIRES_WORDS, source) is not None or (
+            self.prose and has_prose_contract(source))
         self.guarded: Dict[Target, GuardedBy] = {}
         self.required: Dict[cst.FunctionDef, Requires] = {}
         self.uses: List[Use] = []
