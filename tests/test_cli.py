@@ -460,7 +460,7 @@ def test_command_line_overrides_the_config_file(tmp_path: Path, options: List[st
 @pytest.mark.parametrize("body, fragment", [
     (b'[tool.threadlint]\nselec = ["TL1"]\n',
      "[tool.threadlint] unknown key 'selec' (expected one of: select, ignore, extend-select, "
-     "exclude, extend-exclude, per-file-ignores, contracts-from-prose)"),
+     "exclude, extend-exclude, per-file-ignores, contracts-from-prose, guarded-ratio)"),
     (b'[tool.threadlint]\nselect = "TL1"\nexclude = ["build", 3]\n',
      "[tool.threadlint] select: expected a list of strings, got str 'TL1'"),
     (b'[tool.threadlint]\nignore = ["TL7"]\n',
@@ -471,10 +471,13 @@ def test_command_line_overrides_the_config_file(tmp_path: Path, options: List[st
      "[tool.threadlint] per-file-ignores: expected a table"),
     (b'[tool.threadlint]\ncontracts-from-prose = "yes"\n',
      "[tool.threadlint] contracts-from-prose: expected true or false, got str 'yes'"),
+    (b'[tool.threadlint]\nguarded-ratio = 1.5\n',
+     "[tool.threadlint] guarded-ratio: expected a number above 0 and at most 1, got 1.5"),
     (b'[tool.threadlint]\nselect = ["TL1"\n', "invalid TOML: "),
     (b'[tool.threadlint]\nselect = ["TL1"]  # caf\xe9\n', "invalid TOML: "),
 ], ids=["unknown-key", "wrong-type", "unknown-selector",
-        "unknown-selector-per-file", "per-file-not-table", "not-a-bool", "toml-syntax", "not-utf8"])
+        "unknown-selector-per-file", "per-file-not-table", "not-a-bool", "bad-ratio", "toml-syntax",
+        "not-utf8"])
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path, body: bytes, fragment: str) -> None:
     write(tmp_path, {"pyproject.toml": body, "pkg/jobs.py": JOBS})
     proc = tl([], tmp_path / "pkg")
@@ -761,3 +764,36 @@ def test_contracts_from_prose_can_be_switched_off_and_is_part_of_the_cache_key(t
         b'[tool.threadlint]\nselect = ["TL312"]\ncontracts-from-prose = false\n')
     off = tl(["cache.py"], tmp_path)  # the cache must not answer with the earlier result
     assert (off.returncode, off.stdout) == (0, b"")
+
+
+REGISTRY = b"""import threading
+
+
+class Registry:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._handlers = {}
+
+    def register(self, name, handler):
+        with self._lock:
+            self._handlers[name] = handler
+
+    def unregister(self, name):
+        with self._lock:
+            del self._handlers[name]
+
+    def reset(self):
+        self._handlers.clear()
+"""
+
+
+def test_guarded_ratio_is_tl305s_precision_knob(tmp_path: Path) -> None:
+    """Two of three changes hold the lock: reported at the default 2/3, not at 0.9."""
+    write(tmp_path, {"pyproject.toml": b'[tool.threadlint]\nselect = ["TL305"]\n',
+                     "registry.py": REGISTRY})
+    default = tl(["registry.py"], tmp_path)
+    assert default.returncode == 1 and b":18:9: TL305 " in default.stdout
+    (tmp_path / "pyproject.toml").write_bytes(
+        b'[tool.threadlint]\nselect = ["TL305"]\nguarded-ratio = 0.9\n')
+    strict = tl(["registry.py"], tmp_path)
+    assert (strict.returncode, strict.stdout) == (0, b"")

@@ -36,14 +36,14 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def cache_key(source: bytes, codes: Iterable[str], fix: bool, prose_contracts: bool = True) -> str:
+def cache_key(source: bytes, codes: Iterable[str], fix: bool, options: str = "") -> str:
     """What a file's result depends on: threadlint itself, the enabled codes,
     fixing or not, the options rules read, and the bytes."""
     digest = hashlib.sha256()
     digest.update(f"threadlint {__version__} {_code_fingerprint()} format {_FORMAT}\0".encode())
     digest.update(",".join(sorted(codes)).encode())
     digest.update(b"\0fix" if fix else b"\0check")
-    digest.update(b"\0prose" if prose_contracts else b"\0no-prose")
+    digest.update(b"\0" + options.encode())
     digest.update(b"\0")
     digest.update(source)
     return digest.hexdigest()

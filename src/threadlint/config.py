@@ -16,7 +16,8 @@ else:  # pragma: no cover - exercised on older Pythons only
 
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
 BOOL_KEYS = ("contracts-from-prose",)
-KNOWN_KEYS = LIST_KEYS + ("per-file-ignores",) + BOOL_KEYS
+RATIO_KEYS = ("guarded-ratio",)
+KNOWN_KEYS = LIST_KEYS + ("per-file-ignores",) + BOOL_KEYS + RATIO_KEYS
 
 
 def _read_toml(path: str) -> Dict[str, Any]:
@@ -96,5 +97,13 @@ def load_settings(config_path: Optional[str], explicit: bool) -> Settings:
                 raise SettingsError(f"{where} {key}: expected true or false, got "
                                     f"{type(section[key]).__name__} {section[key]!r}")
             values[key.replace("-", "_")] = section[key]
+    for key in RATIO_KEYS:
+        if key in section:
+            value = section[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 < value <= 1:
+                raise SettingsError(f"{where} {key}: expected a number above 0 and at most 1, "
+                                    f"got {value!r}")
+            values[key.replace("-", "_")] = float(value)
     root = os.path.dirname(os.path.abspath(config_path))
     return replace(Settings(root=root, config_path=config_path), **values)

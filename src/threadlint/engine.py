@@ -24,7 +24,7 @@ import libcst as cst
 from threadlint.compat import parse_unvalidated
 from threadlint.findings import FileError, Finding, LintResult
 from threadlint.model import Cursor, Model, Names, Provider, closure
-from threadlint.model.core import schedule
+from threadlint.model.core import Options, schedule
 from threadlint.noqa import noqa_lines, suppressed
 from threadlint.positions import spans
 from threadlint.prefilter import prefilter_for
@@ -259,7 +259,8 @@ def _analyse(path: str, source: bytes, settings: Settings) -> _Analysis:
     kinds = schedule(closure([Names] + [kind for rule in rule_classes for kind in rule.requires]))
     recording = Recording(left_types([*kinds, *rule_classes])
                           | {t.__name__ for t in Cursor.TYPES})
-    model = Model(module, Cursor(), path, source, settings.contracts_from_prose)
+    model = Model(module, Cursor(), path, source,
+                  Options(settings.contracts_from_prose, settings.guarded_ratio))
     failures = _Failures(path)
     try:
         model.add(Names(model, recording))

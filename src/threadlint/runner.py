@@ -285,7 +285,7 @@ def _read(files: List[str], indices: Iterable[int], settings: Settings, fix: boo
             continue
         if cache is not None:
             key = cache_key(source, settings.enabled_codes(display), fix,
-                            settings.contracts_from_prose)
+                            settings.options_key())
             hit = cache.get(key, display)
             if hit is not None and not (fix and any(f.fixable for f in hit.findings)):
                 results[index] = (hit, False)
@@ -305,5 +305,5 @@ def _reread(files: List[str], first: List[Task], settings: Settings, fix: bool, 
     todo = sorted(again + stdin, key=lambda task: task.index)
     keys = {} if cache is None else {
         task.index: cache_key(task.source, settings.enabled_codes(task.path), fix,
-                              settings.contracts_from_prose) for task in todo}
+                              settings.options_key()) for task in todo}
     return todo, keys

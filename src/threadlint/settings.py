@@ -89,6 +89,13 @@ class Settings:
     #: Read lock contracts from names (``*_locked``) and docstrings ("must be
     #: called with X held") as well as from ``# requires:`` comments.
     contracts_from_prose: bool = True
+    #: TL305's precision knob: the share of an attribute's changes that must
+    #: hold a lock before the others count as inconsistent (0 < ratio <= 1).
+    guarded_ratio: float = 2 / 3
+
+    def options_key(self) -> str:
+        """The settings rules read, for the cache key."""
+        return f"prose={self.contracts_from_prose} ratio={self.guarded_ratio!r}"
 
     def enabled_codes(self, path: str) -> FrozenSet[str]:
         return _enabled_codes(self, path)

@@ -111,7 +111,7 @@ class Contracts(Provider):
         self._locks = model[Locks]
         self._threads = model[Threads]
         self._cursor = model.cursor
-        self.prose = model.prose_contracts
+        self.prose = model.options.prose_contracts
         source = model.source
         self.fed = re.search(GUARDED_WORDS + b"|" + REQUIRES_WORDS, source) is not None or (
             self.prose and has_prose_contract(source))

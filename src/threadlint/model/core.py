@@ -25,6 +25,7 @@ engine or the rules.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Type, TypeVar, Union, cast
 
 import libcst as cst
@@ -92,6 +93,17 @@ class Cursor:
         return None
 
 
+@dataclass(frozen=True)
+class Options:
+    """The settings the model and rules read (from ``[tool.threadlint]``)."""
+
+    #: Read lock contracts from ``*_locked`` names and docstrings too.
+    prose_contracts: bool = True
+    #: TL305: the share of an attribute's changes that must hold a lock before
+    #: the ones that do not are reported as inconsistent guarding.
+    guarded_ratio: float = 2 / 3
+
+
 class Provider:
     """One family of facts about a module. Subclasses set ``requires`` and
     may define ``visit_<Node>``/``leave_<Node>`` hooks and ``finish()``."""
@@ -130,13 +142,12 @@ class Model:
     """
 
     def __init__(self, module: cst.Module, cursor: Cursor, path: str = "<module>",
-                 source: bytes = b"", prose_contracts: bool = True) -> None:
+                 source: bytes = b"", options: Options = Options()) -> None:
         self.module = module
         self.path = path
         #: The file's bytes, for providers that first ask whether a word occurs.
         self.source = source
-        #: Read lock contracts from names and docstrings too (settings).
-        self.prose_contracts = prose_contracts
+        self.options = options
         self.cursor = cursor
         self._facts: Dict[Type[Provider], Provider] = {}
 

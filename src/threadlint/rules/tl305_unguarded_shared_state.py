@@ -13,10 +13,6 @@ from threadlint.model.objects import Objects
 from threadlint.model.syntax import is_constant
 from threadlint.rules.base import RELATED_LINE, Rule, snippet
 
-#: The share of an attribute's changes that must hold a lock before the ones
-#: that do not are reported as inconsistent.
-GUARDED_RATIO = 2 / 3
-
 
 class UnguardedSharedState(Rule):
     """## What it does
@@ -37,7 +33,9 @@ class UnguardedSharedState(Rule):
       and the methods it calls) read-modify-writes or mutates an attribute
       that a public method also changes, and no lock is held on both sides;
     - **inconsistent guarding**: at least two thirds of an attribute's
-      changes hold a lock, in other methods, and this one does not.
+      changes hold a lock, in other methods, and this one does not (the share
+      is `guarded-ratio` in `[tool.threadlint]`: raise it towards 1 for
+      fewer, surer findings).
 
     ## Why is this bad?
     `self.count += 1` is a read, an add and a write: two threads doing it at
@@ -190,7 +188,7 @@ class UnguardedSharedState(Rule):
                 continue  # it runs before the threads that touch it start
             peers = [a for a in accesses if objects.share_objects(a.owner[0], access.owner[0])]
             guarded = [a for a in peers if objects.guarded(a)]
-            if len(guarded) < GUARDED_RATIO * len(peers):
+            if len(guarded) < self.model.options.guarded_ratio * len(peers):
                 continue
             witness = next((g for g in guarded if g.unit is not access.unit), None)
             if witness is None:
