@@ -571,3 +571,43 @@ def test_contracts_read_comments_names_and_docstrings() -> None:
     assert sorted((f.name.value, r.lock, r.said_by) for f, r in contracts.required.items()) == [
         ("_compact", "self._lock", "docstring"), ("_flush", "self._lock", "comment"),
         ("_merge", "_big_lock", "docstring"), ("_trim_locked", "*", "name")]
+
+
+TL306_FIXABLE = b"""import threading
+
+
+class Sessions:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._active = {}
+
+    def open(self, sid, session):
+        with self._lock:
+            self._active[sid] = session
+
+    def close(self, sid):
+        # forget it
+        if sid in self._active:
+            del self._active[sid]
+        if sid in self._active:
+            self._active.pop(sid)
+        if sid in self._active:
+            del self._active[sid]  # keep: a comment inside is never dropped
+        if sid in self._active:
+            del self._active[sid]
+        else:
+            pass
+"""
+
+
+def test_tl306_fix_rewrites_only_the_exactly_equivalent_ifs() -> None:
+    settings = Settings(root="/", select=("TL306",))
+    result = lint_source("s.py", TL306_FIXABLE, settings, fix=True)
+    assert [f.line for f in result.fixed] == [16, 18]
+    assert result.fixed_source is not None
+    fixed = result.fixed_source.decode()
+    assert "        # forget it\n        self._active.pop(sid, None)\n" \
+           "        self._active.pop(sid, None)\n        if sid in self._active:\n" in fixed
+    assert fixed.count("if sid in self._active:") == 2
+    again = lint_source("s.py", result.fixed_source, settings, fix=True)
+    assert again.fixed == [] and [f.line for f in again.findings] == [18, 20]

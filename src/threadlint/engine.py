@@ -364,7 +364,7 @@ def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> Lin
     current = source
     fixed: List[Finding] = []
     for _ in range(MAX_FIX_ROUNDS):
-        replacements = {report.node: report.replacement for _, report in fixes
+        replacements = {report.fix_node or report.node: report.replacement for _, report in fixes
                         if report.replacement is not None}  # all of them: see _report
         new_module = module.visit(_Replace(replacements))
         new_source = new_module.bytes

@@ -36,6 +36,7 @@ class Report:
     message: str
     replacement: Optional[cst.CSTNode] = None  # a safe fix, when the rule has one
     related: Sequence[Tuple[cst.CSTNode, str]] = ()  # other places: node, what is there
+    fix_node: Optional[cst.CSTNode] = None  # what the fix replaces, when not ``node``
 
 
 class Rule:
@@ -67,14 +68,17 @@ class Rule:
         """Judge the whole module; called once after the last hook."""
 
     def report(self, node: cst.CSTNode, message: str, fix: Optional[cst.CSTNode] = None,
-               related: Sequence[Tuple[cst.CSTNode, str]] = ()) -> None:
+               related: Sequence[Tuple[cst.CSTNode, str]] = (),
+               fix_node: Optional[cst.CSTNode] = None) -> None:
         """Report ``node`` (its range is the finding's position). ``fix``, for a
         rule with ``fixable = True``, is a node to put in its place (safe fixes
         only: ``--fix`` applies it, then checks that the file still compiles).
         ``related`` names the other places of a two-place problem, each with
         what is there; each :data:`RELATED_LINE` in ``message`` becomes the
-        line of the next one, and JSON output lists them all."""
-        self.reports.append(Report(type(self), node, message, fix, related))
+        line of the next one, and JSON output lists them all. ``fix_node``
+        is the node ``fix`` replaces when that is not ``node`` itself (the
+        whole statement around a reported expression)."""
+        self.reports.append(Report(type(self), node, message, fix, related, fix_node))
 
 
 def snippet(node: cst.CSTNode, limit: int = 40) -> str:

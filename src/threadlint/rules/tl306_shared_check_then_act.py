@@ -69,6 +69,15 @@ class SharedCheckThenAct(Rule):
             self._active.pop(sid, None)
     ```
 
+    ## Fix safety
+    `--fix` rewrites `if key in d: del d[key]` and `if key in d: d.pop(key)`
+    to `d.pop(key, None)`, and only when that is the whole `if` (no `else`,
+    nothing else in the body, no comment inside) and `key` is a name, an
+    attribute of a name or a literal, so evaluating it once instead of twice
+    changes nothing. The fix is safe. Other patterns have no atomic
+    equivalent in general (`setdefault` evaluates its default every time) and
+    are not fixed.
+
     ## Known limitations
     - Silent when a lock is held at the test (any lock: whether it is the one
       the other threads take is not checked), in a function every caller of
@@ -104,6 +113,7 @@ class SharedCheckThenAct(Rule):
     code = "TL306"
     name = "shared-check-then-act"
     summary = "a test on shared state and the act it allows are not under one lock"
+    fixable = True
     needs = THREAD_ENTRY_NEEDS + LOCK_NEEDS + ((rb"threadlint: thread-safe",),)
     requires = (Checks, Objects, Mutations)
 
@@ -124,7 +134,9 @@ class SharedCheckThenAct(Rule):
             if where is None:
                 continue
             reported.add(check.act)
-            self.report(check.act, _message(check, where))
+            fix = _pop_fix(check)
+            self.report(check.act, _message(check, where), fix,
+                        fix_node=check.test if fix is not None else None)
 
     def _shared(self, check: CheckThenAct) -> Optional[str]:
         """Where the check runs concurrently, or None when it is not shared."""
@@ -191,3 +203,49 @@ def _tested_key(check: CheckThenAct) -> str:
     if isinstance(test, cst.Comparison):
         return snippet(test.left)
     return "..."
+
+
+def _pop_fix(check: CheckThenAct) -> Optional[cst.SimpleStatementLine]:
+    """``d.pop(key, None)`` for an ``if`` that is just ``if key in d: del d[key]``
+    (or ``d.pop(key)``), when the rewrite is exactly equivalent."""
+    test = check.test
+    if check.pattern != MEMBER or not isinstance(test, cst.If) or test.orelse is not None:
+        return None
+    comparison = test.test
+    body = test.body
+    if not isinstance(comparison, cst.Comparison) or not isinstance(body, cst.IndentedBlock) \
+            or len(body.body) != 1 or body.header.comment is not None or body.footer:
+        return None
+    key = comparison.left
+    line = body.body[0]
+    if not _plain(key) or not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1 \
+            or line.trailing_whitespace.comment is not None \
+            or any(empty.comment is not None for empty in line.leading_lines):
+        return None
+    small = line.body[0]
+    code = cst.Module(body=[]).code_for_node
+    if isinstance(small, cst.Del) and isinstance(small.target, cst.Subscript) \
+            and len(small.target.slice) == 1 \
+            and isinstance(small.target.slice[0].slice, cst.Index):
+        acted = small.target.slice[0].slice.value
+    elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) \
+            and len(small.value.args) == 1 and not small.value.args[0].keyword \
+            and not small.value.args[0].star:
+        acted = small.value.args[0].value
+    else:
+        return None
+    if code(acted) != code(key):
+        return None
+    call = cst.Call(
+        func=cst.Attribute(value=check.subject, attr=cst.Name("pop")),
+        args=[cst.Arg(key.with_changes(lpar=[], rpar=[]),
+                      comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+              cst.Arg(cst.Name("None"))])
+    return cst.SimpleStatementLine(body=[cst.Expr(call)], leading_lines=test.leading_lines)
+
+
+def _plain(expr: cst.BaseExpression) -> bool:
+    """Evaluating it twice or once is the same: a name, ``a.b``, a literal."""
+    if isinstance(expr, (cst.Name, cst.Integer, cst.SimpleString)):
+        return True
+    return isinstance(expr, cst.Attribute) and _plain(expr.value)
