@@ -223,7 +223,7 @@ def test_prefilter_changes_no_result(monkeypatch) -> None:
     (b"from tornado.concurrent import Future\nThread = 1\n", False),
     # imports threading but names nothing a rule resolves
     (b"import threading\nlocal = threading.local()\nthreading.current_thread()\n", False),
-    (b"import threading\nThreadingMixIn = 1\n", False),  # whole words only
+    (b"import threading\nThreadingHelper = 1\n", False),  # whole words only
     # TL303 needs no import (locks arrive as parameters), only an attribute call
     (b"def f(lock):\n    lock.acquire()\n", True),
     (b"def f(lock):\n    (lock.\n        acquire())\n", True),

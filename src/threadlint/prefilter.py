@@ -36,7 +36,8 @@ Needs = Tuple[Requirement, ...]
 #: and tools that want to compare with an unfiltered run.
 EVERY_FILE: Needs = ((b"",),)
 
-_MODULES = (b"threading", b"multiprocessing", b"concurrent", b"_thread", b"asyncio")
+_MODULES = (b"threading", b"multiprocessing", b"concurrent", b"_thread", b"asyncio", b"socketserver",
+            b"http")
 _MODULE_WORD = re.compile(rb"(?<![.\w])(?:" + b"|".join(_MODULES) + rb")\b")
 # No leading \b: a literal first lets the search skip ahead fast; a word that
 # merely ends in "import" only makes the test more permissive.
@@ -46,7 +47,8 @@ _IMPORT_KEYWORD = re.compile(rb"(?:import|from)\b")
 def imports_threading_module(source: bytes) -> bool:
     """Whether an import statement may name a module whose API the rules
     resolve: ``import threading``, ``from concurrent.futures import ...``,
-    ``import os, _thread``, also after a backslash continuation. The module
+    ``import os, _thread``, ``import socketserver`` (threading servers), also
+    after a backslash continuation. The module
     must be top-level: ``from tornado.concurrent import Future`` is not
     concurrent.futures. Words in strings and comments count (conservative).
 

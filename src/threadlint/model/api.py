@@ -107,6 +107,12 @@ POOL_METHODS: FrozenSet[str] = frozenset({
 EXECUTOR_METHODS: FrozenSet[str] = frozenset({"submit", "map"})
 TO_THREAD: Tuple[str, ...] = ("asyncio.to_thread", "asyncio.threads.to_thread")
 START_NEW_THREAD: Tuple[str, ...] = ("_thread.start_new_thread", "_thread.start_new")
+#: Servers that handle each request in a thread of its own, by creating an
+#: instance of the handler class they are given (``RequestHandlerClass``).
+THREADING_SERVERS: Tuple[str, ...] = (
+    "socketserver.ThreadingTCPServer", "socketserver.ThreadingUDPServer",
+    "socketserver.ThreadingUnixStreamServer", "socketserver.ThreadingUnixDatagramServer",
+    "http.server.ThreadingHTTPServer", "socketserver.ThreadingMixIn")
 #: ``threading.enumerate()``: every live thread.
 THREAD_LISTINGS: Tuple[str, ...] = ("threading.enumerate",)
 #: ``multiprocessing.active_children()`` joins the children that have finished.
@@ -115,7 +121,7 @@ PROCESS_REAPERS: Tuple[str, ...] = ("multiprocessing.active_children",)
 #: a thread entry; ``loop.run_in_executor`` is the one reached without them.
 ENTRY_QUALIFIED_NAMES: Tuple[str, ...] = (
     tuple(THREAD_CONSTRUCTORS) + tuple(EXECUTOR_CONSTRUCTORS) + THREAD_POOLS + TO_THREAD
-    + START_NEW_THREAD)
+    + START_NEW_THREAD + THREADING_SERVERS)
 
 # -- objects that synchronise themselves ------------------------------------------
 #: Types whose methods are safe to call from several threads (for the rules

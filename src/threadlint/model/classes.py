@@ -15,7 +15,7 @@ from typing import Dict, List, Mapping, Optional
 
 import libcst as cst
 
-from threadlint.model.api import THREAD_CONSTRUCTORS
+from threadlint.model.api import THREAD_CONSTRUCTORS, THREADING_SERVERS
 from threadlint.model.core import Model, Provider
 from threadlint.model.names import Names
 
@@ -34,6 +34,9 @@ class Classes(Provider):
         self._subclasses: Optional[Dict[cst.ClassDef, List[cst.ClassDef]]] = None
         #: Local subclasses of ``Thread``/``Timer``/``Process``, by kind of object.
         self.thread_classes: Dict[cst.ClassDef, str] = self._find_subclasses(THREAD_CONSTRUCTORS)
+        #: Local servers that handle each request in a thread of its own.
+        self.threading_servers: Dict[cst.ClassDef, str] = self._find_subclasses(
+            {name: "server" for name in THREADING_SERVERS})
 
     # -- hierarchy -------------------------------------------------------------
     def local_bases(self, cls: cst.ClassDef) -> List[cst.ClassDef]:

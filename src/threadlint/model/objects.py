@@ -31,7 +31,7 @@ from threadlint.model.classes import Classes
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.locks import Locks
 from threadlint.model.names import Names, SelfAttr
-from threadlint.model.threads import ThreadEntry, Threads
+from threadlint.model.threads import REQUEST_HANDLER, ThreadEntry, Threads
 from threadlint.model.values import Values
 
 CONSTRUCTION = frozenset({"__init__", "__new__", "__post_init__", "__del__", "setUp",
@@ -79,7 +79,7 @@ class Objects(Provider):
                 reasons[cls] = "it is a Thread subclass"
         for entry in self.threads.entries:
             owner = self.class_of(entry.unit)
-            if owner is not None:
+            if owner is not None and entry.kind != REQUEST_HANDLER:  # one object per request
                 article = "an" if entry.kind[0] in "aeiou" else "a"
                 reasons.setdefault(owner, f"one of its methods is {article} {entry.kind}")
         for unit, keys in self.locks.taken.items():

@@ -38,6 +38,7 @@ from threadlint.model.api import (
     START_NEW_THREAD,
     THREAD_CONSTRUCTORS,
     THREAD_POOLS,
+    THREADING_SERVERS,
     TO_THREAD,
 )
 from threadlint.model.classes import Classes
@@ -49,9 +50,13 @@ from threadlint.model.values import Values
 
 # Last parts of the dotted names a call registering a thread entry can have.
 _START_NEW_THREAD_NAMES = frozenset(name.rsplit(".", 1)[1] for name in START_NEW_THREAD)
-_ENTRY_CALL_NAMES = frozenset(name.rsplit(".", 1)[1] for name in tuple(THREAD_CONSTRUCTORS) + TO_THREAD) \
+_ENTRY_CALL_NAMES = frozenset(name.rsplit(".", 1)[1] for name in
+                              tuple(THREAD_CONSTRUCTORS) + TO_THREAD + THREADING_SERVERS) \
     | _START_NEW_THREAD_NAMES
 _ENTRY_METHODS = EXECUTOR_METHODS | POOL_METHODS | {"run_in_executor"}
+#: The kind of entry a request handler's methods are: a new handler object
+#: per request, so its ``self`` is not shared between threads.
+REQUEST_HANDLER = "request handler"
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,7 @@ class Threads(Provider):
                         entry_names.add(name)  # `_start_new_thread = _thread.start_new_thread`
         methods = {name for table in names.methods.values() for name in table}
         entry_names.update(cls.name.value for cls in self.classes.thread_classes)
+        entry_names.update(cls.name.value for cls in self.classes.threading_servers)
         return defs, methods, entry_names
 
     # -- the call graph --------------------------------------------------------------
@@ -213,6 +219,8 @@ class Threads(Provider):
                 return
         elif not isinstance(func, cst.Name) or func.value not in self._name_sets[2]:
             return
+        if self._register_handler(call):
+            return
         ctor = values.thread_constructor(call)
         if ctor is not None:
             if ctor.kind == "process":
@@ -259,6 +267,31 @@ class Threads(Provider):
             arg = keyword_or_positional(call, "function", 0)
             if arg is not None:
                 self._add_entries(arg.value, "thread target")
+
+    def _register_handler(self, call: cst.Call) -> bool:
+        """``ThreadingTCPServer(address, Handler)``: each request runs
+        ``Handler.handle`` (and ``setup``/``finish``, and the ``do_GET``-style
+        methods ``http.server`` handlers dispatch to) in a thread of its own."""
+        func = call.func
+        definition = self.names.local_definition(func)
+        if not (self.names.resolves_to(func, THREADING_SERVERS) or (
+                isinstance(definition, cst.ClassDef)
+                and definition in self.classes.threading_servers)):
+            return False
+        arg = keyword_or_positional(call, "RequestHandlerClass", 1)
+        handler = self.names.local_definition(arg.value) if arg is not None else None
+        if isinstance(handler, cst.ClassDef):
+            verbs = {name for cls in self.classes.mro(handler)
+                     for name in self.names.methods.get(cls, {}) if name.startswith("do_")}
+            for name in ("setup", "handle", "finish", *sorted(verbs)):
+                method = self.classes.lookup(handler, name)
+                if method is not None:
+                    self.handovers.setdefault(method, []).append((call, self._cursor.unit))
+                    if method not in self._entry_units:
+                        self._entry_units.add(method)
+                        self.entries.append(ThreadEntry(method, REQUEST_HANDLER,
+                                                        self.names.unit_label(method)))
+        return True
 
     def _thread_pool(self, call: cst.Call) -> Optional[str]:
         return "thread" if self.names.resolves_to(call.func, THREAD_POOLS) else None
