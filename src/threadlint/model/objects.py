@@ -260,14 +260,10 @@ class Objects(Provider):
         """Every value the attribute is given makes an object that synchronises
         itself (a queue, an event, a lock, ``threading.local``...), or a deque
         changed only by its atomic methods."""
-        values: List[cst.BaseExpression] = []
-        for member in self.classes.family(owner[0]):
-            recorded = self.names.self_attr_values.get(member, {}).get(owner[1], [])
-            if any(v is None for v in recorded):
-                return False
-            values.extend(v for v in recorded if v is not None)
-        if not values:
+        recorded = self.attribute_values(owner)
+        if not recorded or any(v is None for v in recorded):
             return False
+        values = [v for v in recorded if v is not None]
         for value in values:
             if not isinstance(value, cst.Call):
                 return False
@@ -289,24 +285,38 @@ class Objects(Provider):
                     return True
         return False
 
+    def attribute_values(self, owner: SelfAttr) -> List[Optional[cst.BaseExpression]]:
+        """Every value the attribute is given in the class family: by
+        ``self.<attr> = value`` in methods, and by ``<attr> = value`` in a class
+        body (None where the value cannot be read)."""
+        values: List[Optional[cst.BaseExpression]] = []
+        for member in self.classes.family(owner[0]):
+            values.extend(self.names.self_attr_values.get(member, {}).get(owner[1], []))
+            scope = self.names.scope_of_node.get(member)
+            for binding in scope.bindings.get(owner[1], []) if scope is not None else []:
+                values.append(binding.value if binding.kind == "assign" else None)
+        return values
+
+    def class_level(self, owner: SelfAttr) -> bool:
+        """The attribute lives on the class (bound in a class body, never set
+        through ``self``): every instance shares it, from construction on."""
+        family = self.classes.family(owner[0])
+        if any(owner[1] in self.names.self_attr_values.get(member, {}) for member in family):
+            return False
+        return any(owner[1] in scope.bindings for scope in
+                   (self.names.scope_of_node.get(member) for member in family)
+                   if scope is not None)
+
     def known_container(self, owner: SelfAttr) -> bool:
         """Every value given to the attribute is a list, dict, set or deque
         display or constructor: its changing methods change it in place."""
-        found = False
-        for member in self.classes.family(owner[0]):
-            for value in self.names.self_attr_values.get(member, {}).get(owner[1], []):
-                if value is None:
-                    return False
-                if isinstance(value, (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp,
-                                      cst.SetComp)):
-                    found = True
-                    continue
-                if isinstance(value, cst.Call) and self.names.resolves_to(
-                        value.func, _CONTAINER_CALLS) is not None:
-                    found = True
-                    continue
-                return False
-        return found
+        values = self.attribute_values(owner)
+        return bool(values) and all(
+            isinstance(value, (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp,
+                               cst.SetComp))
+            or (isinstance(value, cst.Call)
+                and self.names.resolves_to(value.func, _CONTAINER_CALLS) is not None)
+            for value in values)
 
 
 #: Calls that make a container whose changing methods change it in place.

@@ -106,9 +106,11 @@ class UnguardedSharedState(Rule):
     - Reads are not judged: iterating a dict that another thread changes,
       and check-then-act, are TL306's business.
     - Only `self` inside the class's own methods (and functions nested in
-      them) is followed; an object changed through another name
-      (`worker.count += 1` from outside) and class-level attributes
-      (`Cls.registry[k] = v`, see TL301 for module-level classes) are not.
+      them) is followed, class-level containers included (`registry = {}` in
+      the class body, changed as `self.registry[k] = v`, even in `__init__`,
+      since every instance shares it); an object changed through another
+      name (`worker.count += 1` from outside) is not, and `Cls.registry[k] =
+      v` is TL301's (for module-level classes).
     - Public means a method whose name has no leading underscore (dunder
       methods other than construction count as public); private methods are
       judged only when a thread reaches them.
@@ -133,8 +135,10 @@ class UnguardedSharedState(Rule):
         objects = self.model[Objects]
         groups: Dict[SelfAttr, List[Access]] = {}
         for access in self.model[Attributes].accesses:
-            if access.owner[0] not in objects.concurrent or objects.in_construction(access.unit):
+            if access.owner[0] not in objects.concurrent:
                 continue
+            if objects.in_construction(access.unit) and not objects.class_level(access.owner):
+                continue  # an instance's own state, before any thread holds it
             if access.kind == MUTATE and access.method is not None \
                     and not objects.known_container(access.owner):
                 continue  # `x.update()` on something that may not be a container
