@@ -611,3 +611,35 @@ def test_tl306_fix_rewrites_only_the_exactly_equivalent_ifs() -> None:
     assert fixed.count("if sid in self._active:") == 2
     again = lint_source("s.py", result.fixed_source, settings, fix=True)
     assert again.fixed == [] and [f.line for f in again.findings] == [18, 20]
+
+
+def test_a_lock_never_released_in_its_block_is_a_weak_hold() -> None:
+    model = build("""
+        import threading
+        lock = threading.Lock()
+        def gate():
+            lock.acquire()
+            a = 1
+        def paired():
+            lock.acquire()
+            b = 1
+            lock.release()
+        def in_try():
+            try:
+                lock.acquire()
+                c = 1
+            finally:
+                lock.release()
+        def tested():
+            if lock.acquire(False):
+                try:
+                    d = 1
+                finally:
+                    lock.release()
+    """, Locks)
+    locks = model[Locks]
+    held = {}
+    for node in model[Names].recording.nodes:
+        if type(node) is cst.SimpleStatementLine and isinstance(node.body[0], cst.Assign):
+            held[node.body[0].targets[0].target.value] = locks.held_at(node)
+    assert held == {"lock": (), "a": ("~lock",), "b": ("lock",), "c": ("lock",), "d": ("lock",)}

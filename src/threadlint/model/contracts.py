@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import libcst as cst
 
 from threadlint.model.core import Model, Provider, Unit
-from threadlint.model.locks import Locks
+from threadlint.model.locks import WEAK, Locks
 from threadlint.model.names import Names, SelfAttr
 from threadlint.model.threads import Threads
 
@@ -189,7 +189,7 @@ class Contracts(Provider):
         return None
 
     def _held(self) -> Tuple[str, ...]:
-        held = tuple(self._locks.held_keys())
+        held = tuple(key.lstrip(WEAK) for key in self._locks.held_keys())
         contract = self.requirement(self._cursor.function)
         return held + (contract.lock,) if contract is not None else held
 

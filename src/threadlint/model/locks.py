@@ -207,8 +207,8 @@ def try_releases(stmt: cst.CSTNode) -> Set[str]:
     return set()
 
 
-def acquire_regions(values: Values,
-                    statements: Sequence[cst.CSTNode]) -> Dict[cst.CSTNode, FrozenSet[str]]:
+def acquire_regions(values: Values, statements: Sequence[cst.CSTNode],
+                    released_after: Iterable[str] = ()) -> Dict[cst.CSTNode, FrozenSet[str]]:
     """For one block: the statements that run after ``L.acquire()`` and before
     ``L.release()``, mapped to the keys of the locks they hold.
 
@@ -216,21 +216,61 @@ def acquire_regions(values: Values,
     ``ok = L.acquire(timeout=1)``) holds the lock itself and so do the rest of
     the block's statements, up to a ``L.release()`` statement or a ``try`` whose
     ``finally:`` releases it (that ``try`` still holds it). A lock that is never
-    released in the block stays held to its end: erring towards "held" only
-    ever silences the unlocked-mutation rule, never makes it report.
+    released in the block stays held to its end, as a *weak* hold (its key
+    prefixed with :data:`WEAK`): erring towards "held" only ever silences the
+    rules that look for unlocked code, but a gate or a hand-off is no
+    evidence that the code there is guarded (see :func:`strong`). A lock the
+    ``finally:`` of the ``try`` around the block releases (``released_after``),
+    or that a statement of its region releases inside (``if L.acquire(False):
+    try: ... finally: L.release()``), is not weak.
     """
     regions: Dict[cst.CSTNode, FrozenSet[str]] = {}
     held: Set[str] = set()
+    unreleased: Dict[str, List[cst.CSTNode]] = {}  # key -> its statements so far
     for stmt in statements:
-        held.update(statement_acquires(values, stmt))
+        for key in statement_acquires(values, stmt):
+            held.add(key)
+            unreleased.setdefault(key, [])
         if not held:
             continue
         released = set(statement_releases(stmt))
         if held - released:
             regions[stmt] = frozenset(held - released)
-        held -= released
-        held -= try_releases(stmt)
+            for key in held - released:
+                unreleased[key].append(stmt)
+        ended = (released | try_releases(stmt)) & held
+        for key in ended:
+            unreleased.pop(key, None)
+        held -= ended
+    closed = set(released_after)
+    for key, stmts in unreleased.items():
+        if key in closed or any(_releases_inside(stmt, key) for stmt in stmts):
+            continue
+        for stmt in stmts:
+            regions[stmt] = frozenset(WEAK + k if k == key else k for k in regions[stmt])
     return regions
+
+
+def _releases_inside(stmt: cst.CSTNode, key: str) -> bool:
+    """Whether ``stmt`` releases the lock ``key`` anywhere in its own code."""
+    todo: List[cst.CSTNode] = [stmt]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.Call) and release_key(node) == key:
+            return True
+        todo.extend(children(node))
+    return False
+
+
+#: Prefix of a held key whose lock is never released in its block.
+WEAK = "~"
+
+
+def strong(keys: Iterable[str]) -> List[str]:
+    """The keys of locks held by a ``with`` or a released acquire region."""
+    return [key for key in keys if not key.startswith(WEAK)]
 
 
 # Decorators that run the whole function under a lock.
@@ -274,6 +314,7 @@ class Locks(Provider):
         self._pushed: List[int] = []
         self._regions: Dict[cst.CSTNode, FrozenSet[str]] = {}
         self._held_at: Dict[cst.CSTNode, Tuple[str, ...]] = {}
+        self._finally: Dict[cst.CSTNode, Set[str]] = {}
         self._cursor = model.cursor
         #: Keys of the locks each unit takes itself (``with``, acquire regions);
         #: None stands for module-level code.
@@ -312,9 +353,15 @@ class Locks(Provider):
             self._taken(region)
         node_type = type(node)
         if node_type is cst.IndentedBlock:
-            regions = acquire_regions(self.values, cast(cst.IndentedBlock, node).body)
+            regions = acquire_regions(self.values, cast(cst.IndentedBlock, node).body,
+                                      self._finally.pop(node, ()))
             if regions:
                 self._regions.update(regions)
+        elif node_type is cst.Try or node_type is cst.TryStar:
+            # What the finally releases is released after the body's block.
+            released = try_releases(node)
+            if released:
+                self._finally[cast(cst.Try, node).body] = released
         elif node_type is cst.With:
             for item in cast(cst.With, node).items:
                 if may_hold_lock(self.values, item):
@@ -331,7 +378,7 @@ class Locks(Provider):
             self._frames.append([])
 
     def _taken(self, keys: Iterable[str]) -> None:
-        self.taken.setdefault(self._cursor.unit, set()).update(keys)
+        self.taken.setdefault(self._cursor.unit, set()).update(key.lstrip(WEAK) for key in keys)
 
     def _leave(self, node: cst.CSTNode) -> None:
         node_type = type(node)

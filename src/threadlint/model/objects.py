@@ -29,7 +29,7 @@ from threadlint.model.api import CONTAINER_FACTORIES, MUTATING_METHODS, THREAD_S
 from threadlint.model.attributes import Access, Attributes
 from threadlint.model.classes import Classes
 from threadlint.model.core import Model, Provider, Unit
-from threadlint.model.locks import Locks
+from threadlint.model.locks import Locks, strong
 from threadlint.model.names import Names, SelfAttr
 from threadlint.model.threads import REQUEST_HANDLER, ThreadEntry, Threads
 from threadlint.model.values import Values
@@ -56,12 +56,14 @@ class Objects(Provider):
         self.threads = model[Threads]
         self.attributes = model[Attributes]
         self._reached = self.threads.reached(unlocked_only=False)
-        # callee -> (caller, lock held at the call) for each call
-        self._callers: Dict[cst.CSTNode, List[Tuple[Unit, bool]]] = {}
+        # callee -> (caller, lock held at the call, held by a with or a released
+        # acquire) for each call
+        self._callers: Dict[cst.CSTNode, List[Tuple[Unit, bool, bool]]] = {}
         for sites in self.threads.calls.values():
             for site in sites:
-                self._callers.setdefault(site.callee, []).append((site.caller, site.held))
-        self._locked: Dict[cst.CSTNode, bool] = {}
+                self._callers.setdefault(site.callee, []).append(
+                    (site.caller, site.held, site.guarded))
+        self._locked: Dict[Tuple[cst.CSTNode, bool], bool] = {}
         self._entry_units = {entry.unit for entry in self.threads.entries}
         #: Each concurrent class and why it is one.
         self.concurrent: Dict[cst.ClassDef, str] = {}
@@ -194,21 +196,27 @@ class Objects(Provider):
         return any(self.runs_concurrently(site.caller) for sites in self.threads.calls.values()
                    for site in sites if site.callee is unit)
 
-    def always_locked(self, unit: Unit) -> bool:
+    def always_locked(self, unit: Unit, guarded: bool = False) -> bool:
         """Every call of ``unit`` in the module holds a lock, or comes from a
         function that is itself always called with one; and no thread starts
-        in it."""
-        known = self._locked.get(unit)
+        in it. With ``guarded``, a lock acquired and never released (a gate,
+        a hand-off) does not count."""
+        key = (unit, guarded)
+        known = self._locked.get(key)
         if known is None:
-            self._locked[unit] = False  # a cycle of calls proves nothing
+            self._locked[key] = False  # a cycle of calls proves nothing
             callers = self._callers.get(unit, [])
             known = bool(callers) and unit not in self._entry_units and all(
-                held or self.always_locked(caller) for caller, held in callers)
-            self._locked[unit] = known
+                (strongly if guarded else held) or self.always_locked(caller, guarded)
+                for caller, held, strongly in callers)
+            self._locked[key] = known
         return known
 
     def guarded(self, access: Access) -> bool:
-        return bool(access.held) or self.always_locked(access.unit)
+        """Evidence that the author guards this access: a ``with`` or a
+        released acquire region around it, or around every call of its
+        function (a lock taken and never released is not evidence)."""
+        return bool(strong(access.held)) or self.always_locked(access.unit, guarded=True)
 
     def held(self, access: Access) -> Set[str]:
         """The locks known held at ``access`` (``*`` when its callers hold one)."""

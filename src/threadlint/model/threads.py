@@ -43,7 +43,7 @@ from threadlint.model.api import (
 )
 from threadlint.model.classes import Classes
 from threadlint.model.core import Model, Provider, Unit
-from threadlint.model.locks import Locks
+from threadlint.model.locks import Locks, strong
 from threadlint.model.names import Names
 from threadlint.model.syntax import core_identifier, is_super_call, keyword_or_positional
 from threadlint.model.values import Values
@@ -77,6 +77,7 @@ class CallSite:
     callee: cst.FunctionDef
     node: cst.Call
     held: bool  # a lock was held at the call
+    guarded: bool = False  # ... by a `with` or a released acquire region (not a gate)
 
 
 
@@ -109,9 +110,10 @@ class Threads(Provider):
         caller = self._cursor.unit
         if caller is None:
             return
-        held = bool(self._locks.held_keys())
+        keys = self._locks.held_keys()
+        held, guarded = bool(keys), bool(strong(keys))
         for callee in self.callees(call.func):
-            self.calls.setdefault(caller, []).append(CallSite(caller, callee, call, held))
+            self.calls.setdefault(caller, []).append(CallSite(caller, callee, call, held, guarded))
 
     def finish(self) -> None:
         """Add the ``run()`` of local Thread subclasses to the entries."""

@@ -8,6 +8,7 @@ import libcst as cst
 
 from threadlint.model.api import LOCK_NEEDS, THREAD_ENTRY_NEEDS
 from threadlint.model.attributes import DELETE, MUTATE, RMW, WRITE, Access, Attributes
+from threadlint.model.locks import strong
 from threadlint.model.names import SelfAttr
 from threadlint.model.objects import Objects
 from threadlint.model.syntax import is_constant
@@ -198,7 +199,8 @@ class UnguardedSharedState(Rule):
             if witness is None:
                 continue
             reported.add(access.node)
-            lock = f"`{witness.held[0]}`" if witness.held else "a lock"
+            keys = strong(witness.held)
+            lock = f"`{keys[0]}`" if keys else "a lock"
             self.report(
                 access.node,
                 f"{_describe(access)} in `{self.names.unit_label(access.unit)}` holds no lock, "
@@ -228,7 +230,7 @@ def _describe(access: Access) -> str:
 
 
 def _under(access: Access) -> str:
-    keys = [key for key in access.held if key != "*"]
+    keys = [key for key in strong(access.held) if key != "*"]
     return f", under `{keys[0]}`" if keys else ""
 
 
