@@ -71,6 +71,7 @@ class Objects(Provider):
         self._construction: Dict[cst.CSTNode, bool] = {}
         self._concurrent_units: Dict[cst.CSTNode, bool] = {}
         self._shared: Dict[Tuple[cst.ClassDef, cst.ClassDef], bool] = {}
+        self._starter_sets: Dict[cst.CSTNode, Set[cst.CSTNode]] = {}
         self._order: Optional[Dict[int, int]] = None
 
     # -- classes -------------------------------------------------------------------
@@ -227,12 +228,33 @@ class Objects(Provider):
 
     def before_handover(self, access: Access, entry: ThreadEntry) -> bool:
         """``access`` runs before, in the same function, a call that hands
-        ``entry`` to a thread: starting a thread makes what came before it
-        visible to the thread (ignoring loops around both)."""
-        for call, unit in self.threads.handovers.get(entry.unit, ()):
+        ``entry`` to a thread, or a call of a function that (through its own
+        calls) does: starting a thread makes what came before it visible to
+        the thread (ignoring loops around both)."""
+        handovers = self.threads.handovers.get(entry.unit, ())
+        for call, unit in handovers:
             if unit is access.unit and self.order(access.node) < self.order(call):
                 return True
-        return False
+        starters = self._starters(entry.unit)
+        return any(site.callee in starters and self.order(access.node) < self.order(site.node)
+                   for site in self.threads.calls.get(access.unit, ()))
+
+    def _starters(self, entry_unit: Unit) -> Set[cst.CSTNode]:
+        """The functions that hand ``entry_unit`` to a thread, and every
+        function that calls one of them, transitively."""
+        found = self._starter_sets.get(entry_unit)
+        if found is None:
+            found = {unit for _, unit in self.threads.handovers.get(entry_unit, ())
+                     if unit is not None}
+            todo = list(found)
+            while todo:
+                callee = todo.pop()
+                for caller, _, _ in self._callers.get(callee, ()):
+                    if caller not in found:
+                        found.add(caller)
+                        todo.append(caller)
+            self._starter_sets[entry_unit] = found
+        return found
 
     def order(self, node: cst.CSTNode) -> int:
         """The rank of ``node`` in source order."""
