@@ -113,14 +113,7 @@ class Objects(Provider):
 
     def class_of(self, unit: cst.CSTNode) -> Optional[cst.ClassDef]:
         """The class of the method ``unit`` is (or is nested in)."""
-        scope = self.names.scope_of_node.get(unit)
-        while scope is not None:
-            if scope.kind == "function":
-                info = self.names.function_info(scope.node)
-                if info is not None and info.cls is not None:
-                    return info.cls
-            scope = scope.parent
-        return None
+        return self.names.method_class(self.method_of(unit))
 
     def method_of(self, unit: cst.CSTNode) -> Optional[cst.FunctionDef]:
         """The method ``unit`` is, or is nested in."""
