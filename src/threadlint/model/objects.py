@@ -158,8 +158,7 @@ class Objects(Provider):
             return True
         if method is not unit or self.is_public(unit):
             return False
-        callers = [site.caller for sites in self.threads.calls.values() for site in sites
-                   if site.callee is unit]
+        callers = [caller for caller, _, _ in self._callers.get(unit, ())]
         return bool(callers) and all(self.in_construction(caller) for caller in callers)
 
     def runs_concurrently(self, unit: Unit) -> bool:
@@ -187,8 +186,7 @@ class Objects(Provider):
             return False
         if self.is_public(unit):
             return reason in (OWNS_LOCK, MARKED)
-        return any(self.runs_concurrently(site.caller) for sites in self.threads.calls.values()
-                   for site in sites if site.callee is unit)
+        return any(self.runs_concurrently(caller) for caller, _, _ in self._callers.get(unit, ()))
 
     def always_locked(self, unit: Unit, guarded: bool = False) -> bool:
         """Every call of ``unit`` in the module holds a lock, or comes from a
