@@ -451,14 +451,23 @@ def test_attributes_record_each_change_of_self_with_its_locks() -> None:
                 del self.cache[item]  # threadlint: benign-race
                 self.last, self.first = item, None
                 other.items.append(item)
+                self.flush(len(self.items))
+            def flush(self, n):
+                pass
     """, Attributes)
     found = [(a.attr, a.kind, a.held, a.method or a.op, a.benign)
              for a in model[Attributes].accesses]
     assert found == [
         ("_lock", "write", (), None, False), ("items", "write", (), None, False),
+        # the lock's own expression is read as the `with` takes it
+        ("_lock", "read", ("self._lock",), None, False),
         ("items", "mutate", ("self._lock",), "append", False), ("count", "rmw", (), "+=", False),
         ("cache", "mutate", (), None, True), ("last", "write", (), None, False),
-        ("first", "write", (), None, False)]
+        ("first", "write", (), None, False),
+        # `self.flush` is a method looked up to be called: not state
+        ("items", "read", (), None, False)]
+    assert [a.kind for a in model[Attributes].changes] == [
+        "write", "write", "mutate", "rmw", "mutate", "write", "write"]
 
 
 def test_objects_classify_concurrent_classes_and_their_code() -> None:
@@ -496,6 +505,47 @@ def test_objects_classify_concurrent_classes_and_their_code() -> None:
     assert not objects.share_objects(cls["Left"], cls["Right"])
 
 
+def test_objects_say_whose_public_methods_other_threads_call() -> None:
+    from threadlint.model import Objects
+
+    model = build("""
+        import threading, unittest
+        class Monitor(threading.Thread):
+            def __init__(self):
+                self._lock = threading.Lock()
+                self._reset()
+            def _reset(self): pass
+            def run(self): pass
+            def record(self):
+                with self._lock:
+                    self._reset()
+            def __setstate__(self, state):
+                self._reset()
+        class Peer:
+            def __init__(self):
+                self._lock = threading.Lock()
+            async def handle(self): pass
+            def send(self):
+                with self._lock: pass
+        class SpawnTest(unittest.TestCase):
+            def setUp(self):
+                self.mutex = threading.Lock()
+            def spawn(self):
+                with self.mutex: pass
+            def test_it(self): pass
+    """, Objects)
+    objects, funcs = model[Objects], functions(model)
+    # all reasons count, not only the first
+    assert objects.concurrent[classes(model)["Monitor"]] == "it is a Thread subclass"
+    assert {c.name.value for c in objects.callable_from_threads} == {"Monitor"}
+    assert objects.runs_concurrently(funcs["record"])
+    assert not objects.runs_concurrently(funcs["send"])  # called on its event loop
+    assert not objects.runs_concurrently(funcs["test_it"])  # the runner calls tests in turn
+    # construction needs no lock: every other call of `_reset` holds one
+    assert objects.in_construction(funcs["__setstate__"])
+    assert objects.always_locked(funcs["_reset"], guarded=True)
+
+
 def test_checks_pair_each_test_with_the_act_it_allows() -> None:
     from threadlint.model import Checks
 
@@ -523,6 +573,49 @@ def test_checks_pair_each_test_with_the_act_it_allows() -> None:
     assert found == [("member", "self.d", False), ("absent", "cache", False),
                      ("nonempty", "self.items", False), ("unset", "self.conn", True),
                      ("unset", "self.conn", False), ("increment", "cache", False)]
+
+
+def test_checks_see_an_early_exit_on_the_opposite_test_as_a_recheck() -> None:
+    from threadlint.model import Checks
+
+    model = build("""
+        class Box:
+            def poll(self):
+                if self.code is None:
+                    self.before = 1
+                    self.code = early()
+                    if self.code is not None:
+                        return self.code
+                    self.code = late()
+            def wait(self):
+                if self.code is None:
+                    try:
+                        if self.code is not None:
+                            return self.code
+                    except OSError:
+                        self.code = -1
+                    finally:
+                        self.code = -2
+            def add(self, k):
+                if k not in self.seen:
+                    if k in self.seen:
+                        self.log(k)
+                    self.seen.add(k)
+                    if k in self.seen:
+                        continue
+                    self.seen.add(k)
+    """, Checks)
+    found = [(c.key, snippet_of(model, c.statement), c.rechecked) for c in model[Checks].found]
+    assert found == [
+        ("self.code", "self.code = early()", False), ("self.code", "self.code = late()", True),
+        ("self.code", "self.code = -1", True), ("self.code", "self.code = -2", False),
+        # an inner test that does not leave proves nothing
+        ("self.seen", "self.seen.add(k)", False), ("self.seen", "self.seen.add(k)", True)]
+
+
+def snippet_of(model, node) -> str:
+    import libcst as cst
+    return cst.Module(body=[]).code_for_node(node).strip()
 
 
 def test_all_rules_need_one_replay_for_facts_and_one_for_rules(monkeypatch) -> None:

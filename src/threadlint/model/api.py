@@ -113,6 +113,12 @@ THREADING_SERVERS: Tuple[str, ...] = (
     "socketserver.ThreadingTCPServer", "socketserver.ThreadingUDPServer",
     "socketserver.ThreadingUnixStreamServer", "socketserver.ThreadingUnixDatagramServer",
     "http.server.ThreadingHTTPServer", "socketserver.ThreadingMixIn")
+#: Test case classes: the runner calls their test methods one at a time, in
+#: its own thread.
+TEST_CASES: Tuple[str, ...] = (
+    "unittest.TestCase", "unittest.case.TestCase", "unittest.IsolatedAsyncioTestCase",
+    "unittest.async_case.IsolatedAsyncioTestCase", "django.test.TestCase",
+    "django.test.SimpleTestCase", "django.test.TransactionTestCase")
 #: ``threading.enumerate()``: every live thread.
 THREAD_LISTINGS: Tuple[str, ...] = ("threading.enumerate",)
 #: ``multiprocessing.active_children()`` joins the children that have finished.

@@ -14,13 +14,18 @@ from functions and lambdas nested in the method):
 Each access is recorded with the unit that runs it (the method, or the
 nested function or lambda), the locks held there (from
 :class:`~threadlint.model.locks.Locks`) and whether its line carries the
-comment ``# threadlint: benign-race``. Reads are not recorded yet.
+comment ``# threadlint: benign-race``.
+
+A ``read`` is any other load of ``self.x`` (``self.x`` in an expression,
+``self.x.get(k)``, ``for v in self.x``), except a method of the class being
+looked up to be called (``self.flush()``). Reads are recorded so that the
+share of guarded accesses can weigh them; rules that judge changes skip them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -34,7 +39,9 @@ CHANGING_METHODS: FrozenSet[str] = frozenset().union(*MUTATING_METHODS.values())
     "appendleft", "popleft", "extendleft", "rotate"})
 BENIGN_RACE = "threadlint: benign-race"
 
-WRITE, RMW, DELETE, MUTATE = "write", "rmw", "delete", "mutate"
+WRITE, RMW, DELETE, MUTATE, READ = "write", "rmw", "delete", "mutate", "read"
+#: The kinds that change the attribute or what it holds.
+CHANGES = frozenset({WRITE, RMW, DELETE, MUTATE})
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,7 @@ class Access:
     owner: SelfAttr  # (class of the method, attribute name)
     node: cst.CSTNode  # what to report: the target, or the mutating call
     unit: Unit  # the def or lambda whose code makes the change
-    kind: str  # write, rmw, delete or mutate
+    kind: str  # write, rmw, delete, mutate or read
     held: Tuple[str, ...]  # keys of the locks held there
     method: Optional[str] = None  # for a mutating call: its name
     value: Optional[cst.BaseExpression] = None  # for a plain write: the value
@@ -66,8 +73,12 @@ class Attributes(Provider):
         self.names = model[Names]
         self._locks = model[Locks]
         self._cursor = model.cursor
+        #: Every access, reads included, in source order.
         self.accesses: List[Access] = []
+        #: The changes (no reads), in source order.
+        self.changes: List[Access] = []
         self.by_owner: Dict[SelfAttr, List[Access]] = {}
+        self._seen: Set[cst.Attribute] = set()  # `self.x` nodes recorded as a change
         self._benign = False  # the statement being visited has the comment
 
     # -- feeding -------------------------------------------------------------------
@@ -102,20 +113,35 @@ class Attributes(Provider):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in CHANGING_METHODS:
+        if not isinstance(func, cst.Attribute):
+            return
+        if func.attr.value in CHANGING_METHODS:
             owner = self.names.self_attribute(func.value)
-            if owner is not None:
+            if owner is not None and isinstance(func.value, cst.Attribute):
+                self._seen.add(func.value)
                 self._add(owner, node, MUTATE, func.attr.value, None)
+        owner = self.names.self_attribute(func)
+        if owner is not None and self.names.method(owner[0], owner[1]) is not None:
+            self._seen.add(func)  # `self.flush()`: a method, not state
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node in self._seen:
+            return
+        owner = self.names.self_attribute(node)
+        if owner is not None:
+            self._add(owner, node, READ, None, None)
 
     def _store(self, target: cst.BaseExpression, kind: str,
                value: Optional[cst.BaseExpression], op: Optional[str] = None) -> None:
         if isinstance(target, cst.Attribute):
             owner = self.names.self_attribute(target)
             if owner is not None:
+                self._seen.add(target)
                 self._add(owner, target, kind, None, value, op)
         elif isinstance(target, cst.Subscript):
             owner = self.names.self_attribute(target.value)
-            if owner is not None:
+            if owner is not None and isinstance(target.value, cst.Attribute):
+                self._seen.add(target.value)
                 self._add(owner, target, MUTATE, None, None)
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
@@ -131,4 +157,6 @@ class Attributes(Provider):
         access = Access(owner, node, unit, kind, tuple(self._locks.held_keys()), method, value,
                         self._benign, op)
         self.accesses.append(access)
+        if kind != READ:
+            self.changes.append(access)
         self.by_owner.setdefault(owner, []).append(access)

@@ -131,8 +131,14 @@ def _acts(block: cst.BaseSuite, pattern: str, subject: cst.BaseExpression,
           key: str) -> Iterator[Tuple[cst.CSTNode, cst.CSTNode, bool,
                                       Optional[cst.BaseExpression]]]:
     """The acts on ``key`` in ``block`` that ``pattern`` made look safe, with
-    their statement, whether an inner ``if`` re-tests first, and the value
-    an assignment stores."""
+    their statement, whether the test is made again first, and the value an
+    assignment stores.
+
+    A test is made again by an inner ``if`` with the same test around the act,
+    or by an earlier statement of the same block that leaves when the opposite
+    holds (``if self._conn is not None: return self._conn``); when that guard
+    opens a ``try`` body, the ``except`` and ``else`` blocks come after it too.
+    """
     todo: List[Tuple[cst.CSTNode, bool, Optional[cst.SimpleStatementLine]]] = [
         (block, False, None)]
     while todo:
@@ -152,7 +158,54 @@ def _acts(block: cst.BaseSuite, pattern: str, subject: cst.BaseExpression,
                 if isinstance(small, cst.Assign) and any(t is node for t in small.targets):
                     value = small.value
             yield act, line, rechecked, value
-        todo.extend((child, rechecked, line) for child in reversed(children(node)))
+        todo.extend(reversed(_children_in_order(node, rechecked, line, pattern, key)))
+
+
+def _children_in_order(node: cst.CSTNode, rechecked: bool,
+                       line: Optional[cst.SimpleStatementLine], pattern: str,
+                       key: str) -> List[Tuple[cst.CSTNode, bool,
+                                               Optional[cst.SimpleStatementLine]]]:
+    """``node``'s children, each with whether the test has been made again
+    before it runs (see :func:`_acts`)."""
+    if isinstance(node, cst.IndentedBlock):
+        found: List[Tuple[cst.CSTNode, bool, Optional[cst.SimpleStatementLine]]] = []
+        for statement in node.body:
+            found.append((statement, rechecked, line))
+            rechecked = rechecked or _leaves_unless(statement, pattern, key)
+        return found
+    if isinstance(node, cst.Try) and isinstance(node.body, cst.IndentedBlock) \
+            and node.body.body and _leaves_unless(node.body.body[0], pattern, key):
+        after = [*node.handlers, *([node.orelse] if node.orelse is not None else [])]
+        return [(child, rechecked or child in after, line) for child in children(node)]
+    return [(child, rechecked, line) for child in children(node)]
+
+
+#: The test that forbids each act: ``if x is not None: return`` before ``x = ...``.
+_OPPOSITE = {UNSET: NONEMPTY, NONEMPTY: UNSET, MEMBER: ABSENT, ABSENT: MEMBER}
+
+
+def _leaves_unless(statement: cst.BaseStatement, pattern: str, key: str) -> bool:
+    """``statement`` is an ``if`` (without ``else``) that tests the opposite
+    of ``pattern`` on ``key`` and then leaves the block (``return``,
+    ``raise``, ``continue``, ``break``)."""
+    if not isinstance(statement, cst.If) or statement.orelse is not None:
+        return False
+    test = statement.test
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 \
+            and isinstance(test.comparisons[0].operator, cst.IsNot) \
+            and isinstance(test.comparisons[0].comparator, cst.Name) \
+            and test.comparisons[0].comparator.value == "None":
+        found: Optional[Tuple[str, str]] = (NONEMPTY, expr_key(test.left))
+    else:
+        parsed = _test(test)
+        found = (parsed[0], parsed[2]) if parsed is not None else None
+    if found is None or found != (_OPPOSITE.get(pattern), key):
+        return False
+    body = statement.body
+    last = body.body[-1] if body.body else None
+    if isinstance(last, cst.SimpleStatementLine) and last.body:
+        last = last.body[-1]
+    return isinstance(last, (cst.Return, cst.Raise, cst.Continue, cst.Break))
 
 
 def _act(node: cst.CSTNode, pattern: str, key: str) -> Optional[cst.CSTNode]:

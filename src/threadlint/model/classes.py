@@ -15,7 +15,7 @@ from typing import Dict, List, Mapping, Optional
 
 import libcst as cst
 
-from threadlint.model.api import THREAD_CONSTRUCTORS, THREADING_SERVERS
+from threadlint.model.api import TEST_CASES, THREAD_CONSTRUCTORS, THREADING_SERVERS
 from threadlint.model.core import Model, Provider
 from threadlint.model.names import Names
 
@@ -37,6 +37,9 @@ class Classes(Provider):
         #: Local servers that handle each request in a thread of its own.
         self.threading_servers: Dict[cst.ClassDef, str] = self._find_subclasses(
             {name: "server" for name in THREADING_SERVERS})
+        #: Local subclasses of ``unittest.TestCase`` (and the like).
+        self.test_cases: Dict[cst.ClassDef, str] = self._find_subclasses(
+            {name: "test" for name in TEST_CASES})
 
     # -- hierarchy -------------------------------------------------------------
     def local_bases(self, cls: cst.ClassDef) -> List[cst.ClassDef]:

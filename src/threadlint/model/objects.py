@@ -34,7 +34,7 @@ from threadlint.model.names import Names, SelfAttr
 from threadlint.model.threads import REQUEST_HANDLER, ThreadEntry, Threads
 from threadlint.model.values import Values
 
-CONSTRUCTION = frozenset({"__init__", "__new__", "__post_init__", "__del__", "setUp",
+CONSTRUCTION = frozenset({"__init__", "__new__", "__post_init__", "__del__", "setUp", "__setstate__",
                           "__init_subclass__", "__set_name__"})
 THREAD_SAFE = "threadlint: thread-safe"
 OWNS_LOCK = "it owns a lock its methods take"
@@ -65,8 +65,15 @@ class Objects(Provider):
                     (site.caller, site.held, site.guarded))
         self._locked: Dict[Tuple[cst.CSTNode, bool], bool] = {}
         self._entry_units = {entry.unit for entry in self.threads.entries}
-        #: Each concurrent class and why it is one.
+        #: Each concurrent class and (the first reason) why it is one.
         self.concurrent: Dict[cst.ClassDef, str] = {}
+        #: The concurrent classes whose public methods other threads may call:
+        #: they own a lock their methods take, or are marked thread-safe. Not
+        #: test cases (the runner calls their tests one at a time, from its
+        #: thread) nor objects with coroutine methods (their event loop's
+        #: thread calls them; their thread lock guards what their worker
+        #: threads touch).
+        self.callable_from_threads: Set[cst.ClassDef] = set()
         self._classify()
         self._construction: Dict[cst.CSTNode, bool] = {}
         self._concurrent_units: Dict[cst.CSTNode, bool] = {}
@@ -76,27 +83,38 @@ class Objects(Provider):
 
     # -- classes -------------------------------------------------------------------
     def _classify(self) -> None:
-        reasons: Dict[cst.ClassDef, str] = {}
+        reasons: Dict[cst.ClassDef, List[str]] = {}
         for cls, kind in self.classes.thread_classes.items():
             if kind != "process":
-                reasons[cls] = "it is a Thread subclass"
+                reasons.setdefault(cls, []).append("it is a Thread subclass")
         for entry in self.threads.entries:
             owner = self.class_of(entry.unit)
             if owner is not None and entry.kind != REQUEST_HANDLER:  # one object per request
                 article = "an" if entry.kind[0] in "aeiou" else "a"
-                reasons.setdefault(owner, f"one of its methods is {article} {entry.kind}")
+                reasons.setdefault(owner, []).append(f"one of its methods is {article} {entry.kind}")
         for unit, keys in self.locks.taken.items():
             owner = self.class_of(unit) if unit is not None else None
             if owner is not None and any(self._owns_lock(owner, key) for key in keys):
-                reasons.setdefault(owner, OWNS_LOCK)
+                reasons.setdefault(owner, []).append(OWNS_LOCK)
         for cls in self.names.classes:
             if _marked(cls):
-                reasons.setdefault(cls, MARKED)
+                reasons.setdefault(cls, []).append(MARKED)
         # A subclass inherits the verdict (its instances run the same code); a
         # base does not: its other subclasses may never meet a thread.
-        for cls, reason in reasons.items():
+        for cls, found in reasons.items():
             for member in [cls, *self.classes.subclasses(cls)]:
-                self.concurrent.setdefault(member, reason)
+                self.concurrent.setdefault(member, found[0])
+                if MARKED in found or (OWNS_LOCK in found and not self._on_event_loop(member)
+                                       and member not in self.classes.test_cases):
+                    self.callable_from_threads.add(member)
+
+    def _on_event_loop(self, cls: cst.ClassDef) -> bool:
+        """The class (or a local base) has coroutine methods: its objects live
+        on an event loop, whose thread calls their public methods; the thread
+        lock they own guards what the threads they hand work to touch."""
+        return any(method.asynchronous is not None
+                   for member in self.classes.mro(cls)
+                   for method in self.names.methods.get(member, {}).values())
 
     def _owns_lock(self, cls: cst.ClassDef, key: str) -> bool:
         """``key`` is ``self.<attr>`` and the class assigns ``<attr>`` a lock."""
@@ -181,25 +199,27 @@ class Objects(Provider):
         if isinstance(unit, cst.FunctionDef) and unit.asynchronous is not None:
             return False  # a coroutine runs on its event loop, not in its caller's thread
         cls = self.class_of(unit)
-        reason = self.concurrent.get(cls) if cls is not None else None
-        if reason is None:
+        if cls is None or cls not in self.concurrent:
             return False
         if self.is_public(unit):
-            return reason in (OWNS_LOCK, MARKED)
+            return cls in self.callable_from_threads
         return any(self.runs_concurrently(caller) for caller, _, _ in self._callers.get(unit, ()))
 
     def always_locked(self, unit: Unit, guarded: bool = False) -> bool:
         """Every call of ``unit`` in the module holds a lock, or comes from a
-        function that is itself always called with one; and no thread starts
-        in it. With ``guarded``, a lock acquired and never released (a gate,
+        function that is itself always called with one, or from construction;
+        and no thread starts in it. With ``guarded``, a lock acquired and never released (a gate,
         a hand-off) does not count."""
         key = (unit, guarded)
         known = self._locked.get(key)
         if known is None:
             self._locked[key] = False  # a cycle of calls proves nothing
             callers = self._callers.get(unit, [])
+            # A call from construction needs no lock: no other thread holds
+            # the object yet (if every call is one, the unit is construction).
             known = bool(callers) and unit not in self._entry_units and all(
                 (strongly if guarded else held) or self.always_locked(caller, guarded)
+                or self.in_construction(caller)
                 for caller, held, strongly in callers)
             self._locked[key] = known
         return known

@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from threadlint.model.api import LOCK_NEEDS, THREAD_ENTRY_NEEDS
-from threadlint.model.attributes import DELETE, MUTATE, RMW, WRITE, Access, Attributes
+from threadlint.model.attributes import DELETE, MUTATE, READ, RMW, WRITE, Access, Attributes
 from threadlint.model.locks import strong
 from threadlint.model.names import SelfAttr
 from threadlint.model.objects import Objects
@@ -34,8 +34,9 @@ class UnguardedSharedState(Rule):
       and the methods it calls) read-modify-writes or mutates an attribute
       that a public method also changes, and no lock is held on both sides;
     - **inconsistent guarding**: at least two thirds of an attribute's
-      changes hold a lock, in other methods, and this one does not (the share
-      is `guarded-ratio` in `[tool.threadlint]`: raise it towards 1 for
+      accesses hold a lock, in other methods, and this change, in code that
+      runs concurrently, does not. Changes count twice and reads once (the
+      share is `guarded-ratio` in `[tool.threadlint]`: raise it towards 1 for
       fewer, surer findings).
 
     ## Why is this bad?
@@ -85,8 +86,8 @@ class UnguardedSharedState(Rule):
 
     ## Known limitations
     - Precision first, so it is silent for: changes during construction
-      (`__init__`, `__new__`, `__post_init__`, `setUp` and private methods
-      only they call); attributes whose every value synchronises itself
+      (`__init__`, `__new__`, `__post_init__`, `__setstate__`, `setUp` and
+      private methods only they call); attributes whose every value synchronises itself
       (queues, events, locks, executors, futures, `threading.local`, and a
       `deque` changed only by `append`/`appendleft`/`pop`/`popleft`);
       one-way constant flags (an attribute only ever assigned constants, such
@@ -104,8 +105,17 @@ class UnguardedSharedState(Rule):
       attribute is given in the class is a list, dict, set or deque (display
       or constructor); `self._hash.update(data)` on an unknown type is not a
       change.
-    - Reads are not judged: iterating a dict that another thread changes,
-      and check-then-act, are TL306's business.
+    - Reads are weighed, not reported: an unguarded read of an attribute
+      that is changed under a lock elsewhere is silent (iterating a dict that
+      another thread changes is missed; check-then-act is TL306's).
+    - Code runs concurrently when a thread reaches it, or when it is a public
+      method of a class that owns a lock its methods take (or is marked),
+      and private methods such code calls. Not public methods of
+      `unittest.TestCase` subclasses (the runner calls tests one at a time)
+      nor of classes with `async def` methods (their event loop calls them);
+      a hook that an imported base class runs before it starts the thread
+      (watchdog's `on_thread_start`) cannot be seen in one file and counts as
+      concurrent.
     - Only `self` inside the class's own methods (and functions nested in
       them) is followed, class-level containers included (`registry = {}` in
       the class body, changed as `self.registry[k] = v`, even in `__init__`,
@@ -120,8 +130,6 @@ class UnguardedSharedState(Rule):
       doing one `d[k] = v` or `d.pop(k)` corrupt nothing by themselves; they
       are still reported, since the code around them rarely stays that
       simple. Mark a deliberate one `# threadlint: benign-race`.
-    - Reported inconsistencies count changes only: an attribute written under
-      its lock everywhere but read without it is silent.
     """
 
     code = "TL305"
@@ -148,10 +156,13 @@ class UnguardedSharedState(Rule):
             groups.setdefault(objects.owner_key(access.owner), []).append(access)
         reported: Set[cst.CSTNode] = set()
         for accesses in groups.values():
-            if _constant_flag(accesses):
+            changes = [a for a in accesses if a.kind != READ]
+            if not changes or _constant_flag(changes):
                 continue
-            self._thread_against_callers(objects, accesses, reported)
-            self._inconsistent(objects, accesses, reported)
+            # Inconsistencies first: a thread's guarded change racing only with
+            # an unguarded change reported there needs no second report.
+            self._inconsistent(objects, changes, accesses, reported)
+            self._thread_against_callers(objects, changes, reported)
 
     def _thread_against_callers(self, objects: Objects, accesses: List[Access],
                                 reported: Set[cst.CSTNode]) -> None:
@@ -167,7 +178,8 @@ class UnguardedSharedState(Rule):
             other = next((b for b in callers
                           if not (objects.held(access) and objects.held(b))
                           and objects.share_objects(access.owner[0], b.owner[0])
-                          and not objects.before_handover(b, entry)), None)
+                          and not objects.before_handover(b, entry)
+                          and not (b.node in reported and objects.held(access))), None)
             if other is None:
                 continue
             reported.add(access.node)
@@ -181,21 +193,22 @@ class UnguardedSharedState(Rule):
                 f"{_lock_advice(objects, accesses)}",
                 related=[(other.node, f"the other side: {_describe(other)}")])
 
-    def _inconsistent(self, objects: Objects, accesses: List[Access],
+    def _inconsistent(self, objects: Objects, changes: List[Access], accesses: List[Access],
                       reported: Set[cst.CSTNode]) -> None:
-        entries = {e for e in (objects.thread_entry(a.unit) for a in accesses) if e is not None}
-        for access in accesses:
+        entries = {e for e in (objects.thread_entry(a.unit) for a in changes) if e is not None}
+        for access in changes:
             if objects.guarded(access) or access.benign or access.node in reported:
                 continue
-            if objects.thread_entry(access.unit) is None and not objects.is_public(access.unit):
-                continue  # a private helper nobody concurrent is known to call
+            if not objects.runs_concurrently(access.unit):
+                continue  # e.g. a private helper nobody concurrent is known to call
             if any(objects.before_handover(access, entry) for entry in entries):
                 continue  # it runs before the threads that touch it start
             peers = [a for a in accesses if objects.share_objects(a.owner[0], access.owner[0])]
             guarded = [a for a in peers if objects.guarded(a)]
-            if len(guarded) < self.model.options.guarded_ratio * len(peers):
+            if _weight(guarded) < self.model.options.guarded_ratio * _weight(peers):
                 continue
-            witness = next((g for g in guarded if g.unit is not access.unit), None)
+            witness = next((g for g in guarded if g.unit is not access.unit and g.kind != READ),
+                           None)
             if witness is None:
                 continue
             reported.add(access.node)
@@ -204,10 +217,26 @@ class UnguardedSharedState(Rule):
             self.report(
                 access.node,
                 f"{_describe(access)} in `{self.names.unit_label(access.unit)}` holds no lock, "
-                f"but {len(guarded)} of the {len(peers)} changes of `self.{access.attr}` hold "
+                f"but {_share(guarded, peers)} of `self.{access.attr}` hold "
                 f"{lock} (e.g. line {RELATED_LINE} in `{self.names.unit_label(witness.unit)}`): "
                 f"hold {lock} here too",
                 related=[(witness.node, f"a guarded change: {_describe(witness)}")])
+
+
+def _weight(accesses: List[Access]) -> int:
+    """Changes count twice, reads once."""
+    return sum(1 if a.kind == READ else 2 for a in accesses)
+
+
+def _share(guarded: List[Access], peers: List[Access]) -> str:
+    """``4 of the 5 changes``, ``4 of the 5 changes and 2 of the 3 reads``."""
+    def reads(accesses: List[Access]) -> int:
+        return sum(1 for a in accesses if a.kind == READ)
+
+    text = f"{len(guarded) - reads(guarded)} of the {len(peers) - reads(peers)} changes"
+    if reads(peers):
+        text += f" and {reads(guarded)} of the {reads(peers)} reads"
+    return text
 
 
 def _constant_flag(accesses: List[Access]) -> bool:

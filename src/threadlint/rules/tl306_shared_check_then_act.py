@@ -81,8 +81,11 @@ class SharedCheckThenAct(Rule):
     ## Known limitations
     - Silent when a lock is held at the test (any lock: whether it is the one
       the other threads take is not checked), in a function every caller of
-      which holds a lock, and when the act holds a lock and an inner `if`
-      tests the same thing again (double-checked initialisation).
+      which holds a lock, and when the act holds a lock and the test is made
+      again first (double-checked initialisation): by an inner `if` with the
+      same test, or by an earlier `if` that tests the opposite and leaves
+      (`if self._conn is not None: return self._conn`, also at the top of a
+      `try` whose `except` block acts).
     - Locks taken through a method of the object (`self.acquire()` in
       `logging.Handler.handle`) are not recognised yet, so a `FileHandler.emit`
       that the handler's own lock protects can be reported.
@@ -97,7 +100,9 @@ class SharedCheckThenAct(Rule):
       what it calls), or a public method of a class that owns a thread lock
       or is marked thread-safe (and the private methods they call), never
       construction; and the attribute is changed in some other method too,
-      or the class owns a lock or is marked. For module-level names: a
+      or the class owns a lock or is marked. Public methods of test cases and
+      of classes with coroutine methods are not called from other threads
+      (the test runner and the event loop call them). For module-level names: a
       function a thread runs, with the name changed in some other function
       too, and a lock held at the act but not at the test (an act without
       any lock is already TL301's finding, on the same line). State confined
@@ -149,12 +154,11 @@ class SharedCheckThenAct(Rule):
                     or objects.thread_safe_attribute(owner, None):
                 return None
             entry = objects.thread_entry(unit)
-            others = [a for a in self.model[Attributes].accesses
+            others = [a for a in self.model[Attributes].changes
                       if a.attr == owner[1] and a.unit is not unit
                       and objects.share_objects(a.owner[0], owner[0])
                       and not objects.in_construction(a.unit)]
-            reason = objects.concurrent[owner[0]]
-            if not others and "lock" not in reason and "marked" not in reason:
+            if not others and owner[0] not in objects.callable_from_threads:
                 return None  # confined: nothing else changes it
             label = self.names.unit_label(unit)
             return f"`{label}` ({entry.describe()})" if entry is not None else \
