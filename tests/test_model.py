@@ -546,6 +546,27 @@ def test_objects_say_whose_public_methods_other_threads_call() -> None:
     assert objects.always_locked(funcs["_reset"], guarded=True)
 
 
+def test_objects_share_only_the_class_state_of_request_handlers() -> None:
+    from threadlint.model import Objects
+
+    model = build("""
+        import socketserver
+        class Handler(socketserver.BaseRequestHandler):
+            seen = []
+            def handle(self):
+                self.buffer = b""
+                self.seen.append(self.buffer)
+        server = socketserver.ThreadingTCPServer(("", 0), Handler)
+    """, Objects)
+    objects, handler = model[Objects], classes(model)["Handler"]
+    assert objects.concurrent[handler] == "it handles requests in threads of a threading server"
+    assert objects.per_request == {handler}
+    assert objects.shared_attribute((handler, "seen"))
+    assert not objects.shared_attribute((handler, "buffer"))
+    entry = objects.thread_entry(functions(model)["handle"])
+    assert entry is not None and objects.many_at_once(entry)
+
+
 def test_checks_pair_each_test_with_the_act_it_allows() -> None:
     from threadlint.model import Checks
 

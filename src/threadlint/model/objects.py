@@ -7,7 +7,9 @@ bound methods is a thread entry (``Thread(target=self.m)``, ``submit(self.m)``,
 a ``Timer``...), when it owns a lock that one of its methods takes
 (``self._lock = threading.Lock()`` and ``with self._lock:``), or when it is
 marked ``# threadlint: thread-safe`` (on the ``class`` line or the line
-above). Local subclasses inherit the verdict; bases do not (their other
+above). A request handler class of a threading server is concurrent too, but each
+request gets an object of its own: only its class-level state is shared
+(:meth:`Objects.shared_attribute`). Local subclasses inherit the verdict; bases do not (their other
 subclasses may never meet a thread). A lock here is a thread lock: an
 ``asyncio.Lock`` says nothing about threads.
 
@@ -39,6 +41,7 @@ CONSTRUCTION = frozenset({"__init__", "__new__", "__post_init__", "__del__", "se
 THREAD_SAFE = "threadlint: thread-safe"
 OWNS_LOCK = "it owns a lock its methods take"
 MARKED = "it is marked thread-safe"
+PER_REQUEST = "it handles requests in threads of a threading server"
 _DEQUE_SAFE = frozenset({"append", "appendleft", "pop", "popleft"})
 
 
@@ -74,6 +77,9 @@ class Objects(Provider):
         #: thread calls them; their thread lock guards what their worker
         #: threads touch).
         self.callable_from_threads: Set[cst.ClassDef] = set()
+        #: Request handler classes of threading servers: each request gets an
+        #: object of its own, in a thread of its own.
+        self.per_request: Set[cst.ClassDef] = set()
         self._classify()
         self._construction: Dict[cst.CSTNode, bool] = {}
         self._concurrent_units: Dict[cst.CSTNode, bool] = {}
@@ -89,9 +95,15 @@ class Objects(Provider):
                 reasons.setdefault(cls, []).append("it is a Thread subclass")
         for entry in self.threads.entries:
             owner = self.class_of(entry.unit)
-            if owner is not None and entry.kind != REQUEST_HANDLER:  # one object per request
-                article = "an" if entry.kind[0] in "aeiou" else "a"
-                reasons.setdefault(owner, []).append(f"one of its methods is {article} {entry.kind}")
+            if owner is None:
+                continue
+            if entry.kind == REQUEST_HANDLER:
+                # One object per request: only what lives on the class is shared.
+                reasons.setdefault(owner, []).append(PER_REQUEST)
+                self.per_request.update([owner, *self.classes.subclasses(owner)])
+                continue
+            article = "an" if entry.kind[0] in "aeiou" else "a"
+            reasons.setdefault(owner, []).append(f"one of its methods is {article} {entry.kind}")
         for unit, keys in self.locks.taken.items():
             owner = self.class_of(unit) if unit is not None else None
             if owner is not None and any(self._owns_lock(owner, key) for key in keys):
@@ -296,6 +308,16 @@ class Objects(Provider):
         family = self.classes.family(owner[0])
         first = min(family, key=self.names.classes.index)
         return (first, owner[1])
+
+    def shared_attribute(self, owner: SelfAttr) -> bool:
+        """Whether more than one thread can reach the attribute's value: not
+        the instance state of a per-request handler object."""
+        return owner[0] not in self.per_request or self.class_level(owner)
+
+    def many_at_once(self, entry: ThreadEntry) -> bool:
+        """The entry runs in several threads at once, each with its own
+        ``self``: the methods a threading server calls per request."""
+        return entry.kind == REQUEST_HANDLER
 
     def thread_safe_attribute(self, owner: SelfAttr, method: Optional[str]) -> bool:
         """Every value the attribute is given makes an object that synchronises

@@ -29,6 +29,12 @@ class UnguardedSharedState(Rule):
     methods take (`self._lock = threading.Lock()` and `with self._lock:`), or
     when it is marked `# threadlint: thread-safe` on its `class` line.
 
+    A request handler of a threading server (`socketserver.ThreadingTCPServer`,
+    `http.server.ThreadingHTTPServer`...) gets an object of its own per
+    request, so only the state it keeps on the class (`clients = []` in the
+    class body) is shared; a handler method that changes such state without a
+    lock races with itself in the threads of concurrent requests.
+
     Two patterns are reported, each at the unguarded change:
     - **thread body against callers**: code a thread runs (its entry method
       and the methods it calls) read-modify-writes or mutates an attribute
@@ -151,7 +157,8 @@ class UnguardedSharedState(Rule):
             if access.kind == MUTATE and access.method is not None \
                     and not objects.known_container(access.owner):
                 continue  # `x.update()` on something that may not be a container
-            if objects.thread_safe_attribute(access.owner, access.method):
+            if objects.thread_safe_attribute(access.owner, access.method) \
+                    or not objects.shared_attribute(access.owner):
                 continue
             groups.setdefault(objects.owner_key(access.owner), []).append(access)
         reported: Set[cst.CSTNode] = set()
@@ -180,11 +187,20 @@ class UnguardedSharedState(Rule):
                           and objects.share_objects(access.owner[0], b.owner[0])
                           and not objects.before_handover(b, entry)
                           and not (b.node in reported and objects.held(access))), None)
+            if other is None and objects.many_at_once(entry) and not objects.held(access):
+                other = access  # class-level state, changed by every request's thread
             if other is None:
                 continue
             reported.add(access.node)
             where = "run by a thread" if entry.unit is access.unit else \
                 f"reached from {entry.describe()}"
+            if other is access:
+                self.report(
+                    access.node,
+                    f"{_describe(access)} in `{self.names.unit_label(access.unit)}` ({where}) "
+                    f"changes `{access.attr}`, which lives on the class: the threads of "
+                    f"concurrent requests race on it; {_lock_advice(objects, accesses, 'it')}")
+                continue
             self.report(
                 access.node,
                 f"{_describe(access)} in `{self.names.unit_label(access.unit)}` ({where}) races "
@@ -263,7 +279,7 @@ def _under(access: Access) -> str:
     return f", under `{keys[0]}`" if keys else ""
 
 
-def _lock_advice(objects: Objects, accesses: List[Access]) -> str:
+def _lock_advice(objects: Objects, accesses: List[Access], around: str = "both") -> str:
     """Hold the lock the class already uses for this attribute, or else one it
     takes elsewhere, or else a new one."""
     lock: Optional[str] = None
@@ -274,6 +290,9 @@ def _lock_advice(objects: Objects, accesses: List[Access]) -> str:
             if unit is not None and objects.class_of(unit) is accesses[0].owner[0]:
                 lock = lock or next((k for k in sorted(keys) if k.startswith("self.")), None)
     if lock is not None:
-        return f"hold `{lock}` around both"
-    return "guard both with one lock (`self._lock = threading.Lock()` in `__init__`, then " \
+        return f"hold `{lock}` around {around}"
+    if objects.class_level(accesses[0].owner):
+        return f"guard {around} with one lock on the class (`_lock = threading.Lock()` in " \
+               "the class body, then `with self._lock:`)"
+    return f"guard {around} with one lock (`self._lock = threading.Lock()` in `__init__`, then " \
            "`with self._lock:`)"

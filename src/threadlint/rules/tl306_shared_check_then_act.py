@@ -151,14 +151,17 @@ class SharedCheckThenAct(Rule):
         unit = check.unit
         if owner is not None:
             if owner[0] not in objects.concurrent or not objects.runs_concurrently(unit) \
-                    or objects.thread_safe_attribute(owner, None):
+                    or objects.thread_safe_attribute(owner, None) \
+                    or not objects.shared_attribute(owner):
                 return None
             entry = objects.thread_entry(unit)
             others = [a for a in self.model[Attributes].changes
                       if a.attr == owner[1] and a.unit is not unit
                       and objects.share_objects(a.owner[0], owner[0])
                       and not objects.in_construction(a.unit)]
-            if not others and owner[0] not in objects.callable_from_threads:
+            racing_itself = entry is not None and objects.many_at_once(entry)
+            if not others and owner[0] not in objects.callable_from_threads \
+                    and not racing_itself:
                 return None  # confined: nothing else changes it
             label = self.names.unit_label(unit)
             return f"`{label}` ({entry.describe()})" if entry is not None else \
