@@ -757,3 +757,45 @@ def test_a_lock_never_released_in_its_block_is_a_weak_hold() -> None:
         if type(node) is cst.SimpleStatementLine and isinstance(node.body[0], cst.Assign):
             held[node.body[0].targets[0].target.value] = locks.held_at(node)
     assert held == {"lock": (), "a": ("~lock",), "b": ("lock",), "c": ("lock",), "d": ("lock",)}
+
+
+def test_lock_order_identifies_locks_by_binding_and_follows_calls_on_self() -> None:
+    from threadlint.model import LockOrder
+
+    model = build("""
+        import threading
+        a = threading.Lock()
+        b = threading.RLock()
+        class Box:
+            def __init__(self):
+                self._lock = threading.Lock()
+                self._cond = threading.Condition()
+                self._on_lock = threading.Condition(self._lock)
+            def put(self, other, a):
+                with self._lock:
+                    self._helper()
+                    other._helper()
+                    with a:
+                        pass
+            def _helper(self):
+                if self._cond.acquire(timeout=1):
+                    self._cond.release()
+                with self._on_lock:
+                    pass
+        def f():
+            with a:
+                g()
+        def g():
+            b.acquire()
+            b.release()
+    """, LockOrder)
+    order = model[LockOrder]
+    found = [(edge.outer_key, edge.inner_key, [step.callee.name.value for step in edge.chain],
+              order.reentrant(edge.acquisition)) for edge in order.edges]
+    # the parameter `a` and `other._helper()` have no identity; acquire(timeout=) does not wait
+    assert sorted(found) == [("a", "b", ["g"], True),
+                             ("self._lock", "self._on_lock", ["_helper"], False)]
+    box = classes(model)["Box"]
+    assert order.identity(functions(model)["put"], "self._lock") == (box, "_lock")
+    assert order.identity(functions(model)["f"], "a") == (None, "a")
+    assert order.identity(functions(model)["put"], "a") is None  # the parameter shadows it

@@ -26,6 +26,8 @@ Providers, by layer (each reads only those above it):
   threads, and which of their code runs concurrently.
 - :class:`~threadlint.model.checks.Checks` - a test on a container or
   attribute followed by the act it allows (check-then-act).
+- :class:`~threadlint.model.lock_order.LockOrder` - which identified lock is
+  taken while which is held, directly or through calls; re-entrancy.
 - :class:`~threadlint.model.contracts.Contracts` - ``# guarded-by:`` and
   ``# requires:`` contracts (and prose ones), and the uses and calls they
   constrain.
@@ -43,6 +45,7 @@ from threadlint.model.core import Cursor, MissingFact, Model, Provider, closure
 from threadlint.model.fates import Fates
 from threadlint.model.flow import Flow
 from threadlint.model.local_locks import LocalLocks
+from threadlint.model.lock_order import LockOrder
 from threadlint.model.locks import Locks
 from threadlint.model.mutations import Mutations
 from threadlint.model.names import Names
@@ -52,6 +55,6 @@ from threadlint.model.values import Values
 
 __all__ = [
     "Acquires", "Attributes", "Checks", "Classes", "Contracts", "Cursor", "Fates", "Flow", "LocalLocks",
-    "Locks", "MissingFact", "Model", "Mutations", "Names", "Objects", "Provider", "Threads",
+    "LockOrder", "Locks", "MissingFact", "Model", "Mutations", "Names", "Objects", "Provider", "Threads",
     "Values", "closure",
 ]

@@ -16,7 +16,7 @@ Two questions the shared-state rules ask over and over:
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, cast
+from typing import Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, cast
 
 import libcst as cst
 
@@ -154,8 +154,8 @@ _VALUE_STATEMENTS = (cst.Expr, cst.Assign, cst.AnnAssign)
 _TEST_STATEMENTS = (cst.If, cst.While)
 
 
-def statement_acquires(values: Values, stmt: cst.CSTNode) -> List[str]:
-    """Keys of the locks a statement's header (not its body) acquires."""
+def _header_acquires(values: Values, stmt: cst.CSTNode) -> Iterator[Tuple[cst.Call, str]]:
+    """The acquiring calls of a statement's header (not its body), with their keys."""
     # Called for every statement of every block: exact type tests, since
     # isinstance() against libcst's abstract node classes is slow.
     stmt_type = type(stmt)
@@ -165,14 +165,17 @@ def statement_acquires(values: Values, stmt: cst.CSTNode) -> List[str]:
     elif stmt_type in _TEST_STATEMENTS:
         exprs = [stmt.test]  # type: ignore[attr-defined]
     else:
-        return []
-    keys = []
+        return
     for value in exprs:
         for call in _acquires_in_test(value):
             key = acquire_key(values, call)
             if key is not None:
-                keys.append(key)
-    return keys
+                yield call, key
+
+
+def statement_acquires(values: Values, stmt: cst.CSTNode) -> List[str]:
+    """Keys of the locks a statement's header (not its body) acquires."""
+    return [key for _, key in _header_acquires(values, stmt)]
 
 
 def statement_releases(stmt: cst.CSTNode) -> List[str]:
@@ -215,7 +218,8 @@ def acquire_regions(values: Values, statements: Sequence[cst.CSTNode],
     A statement whose header acquires (``L.acquire()``, ``if L.acquire(False):``,
     ``ok = L.acquire(timeout=1)``) holds the lock itself and so do the rest of
     the block's statements, up to a ``L.release()`` statement or a ``try`` whose
-    ``finally:`` releases it (that ``try`` still holds it). A lock that is never
+    ``finally:`` releases it (that ``try`` still holds it), or to the end of an
+    ``if L.acquire(False):`` whose own body releases it. A lock that is never
     released in the block stays held to its end, as a *weak* hold (its key
     prefixed with :data:`WEAK`): erring towards "held" only ever silences the
     rules that look for unlocked code, but a gate or a hand-off is no
@@ -228,7 +232,8 @@ def acquire_regions(values: Values, statements: Sequence[cst.CSTNode],
     held: Set[str] = set()
     unreleased: Dict[str, List[cst.CSTNode]] = {}  # key -> its statements so far
     for stmt in statements:
-        for key in statement_acquires(values, stmt):
+        own = statement_acquires(values, stmt)
+        for key in own:
             held.add(key)
             unreleased.setdefault(key, [])
         if not held:
@@ -238,7 +243,7 @@ def acquire_regions(values: Values, statements: Sequence[cst.CSTNode],
             regions[stmt] = frozenset(held - released)
             for key in held - released:
                 unreleased[key].append(stmt)
-        ended = (released | try_releases(stmt)) & held
+        ended = (released | try_releases(stmt) | _released_in_own_body(stmt, own)) & held
         for key in ended:
             unreleased.pop(key, None)
         held -= ended
@@ -249,6 +254,15 @@ def acquire_regions(values: Values, statements: Sequence[cst.CSTNode],
         for stmt in stmts:
             regions[stmt] = frozenset(WEAK + k if k == key else k for k in regions[stmt])
     return regions
+
+
+def _released_in_own_body(stmt: cst.CSTNode, own: List[str]) -> Set[str]:
+    """``if L.acquire(False): ... L.release()``: the locks an ``if``/``while``
+    test acquires and its own body releases are not held after it."""
+    if not own or type(stmt) not in _TEST_STATEMENTS:
+        return set()
+    body = cast(cst.If, stmt).body
+    return {key for key in own if _releases_inside(body, key)}
 
 
 def _releases_inside(stmt: cst.CSTNode, key: str) -> bool:
@@ -291,6 +305,31 @@ def is_synchronized(node: cst.CSTNode) -> bool:
     return False
 
 
+class Acquisition(NamedTuple):
+    """One place a lock is taken: ``with L:`` (one per lock-like item) or an
+    ``L.acquire()`` that starts an acquire region."""
+
+    unit: Optional[Unit]  # the function (None: module-level code)
+    node: cst.BaseExpression  # the lock expression, ``L``
+    key: str  # its key, ``self._lock``
+    held: Tuple[str, ...]  # keys of the locks already held there, outermost first
+    blocking: bool  # False for ``acquire(False)``, ``blocking=False`` or a ``timeout``
+
+
+def _blocking(call: cst.Call) -> bool:
+    """``L.acquire()`` waits as long as it takes; ``acquire(False)``,
+    ``acquire(blocking=False)`` and ``acquire(timeout=...)`` do not."""
+    for index, arg in enumerate(call.args):
+        name = arg.keyword.value if arg.keyword is not None else \
+            ("blocking", "timeout")[index] if index < 2 else None
+        if name == "timeout":
+            return False
+        if name == "blocking" and not (isinstance(arg.value, cst.Name)
+                                       and arg.value.value == "True"):
+            return False
+    return True
+
+
 class Locks(Provider):
     """Which locks are held where (fed).
 
@@ -319,6 +358,8 @@ class Locks(Provider):
         #: Keys of the locks each unit takes itself (``with``, acquire regions);
         #: None stands for module-level code.
         self.taken: Dict[Optional[Unit], Set[str]] = {}
+        #: Every acquisition, in source order.
+        self.acquisitions: List[Acquisition] = []
 
     # -- position state ------------------------------------------------------------
     def held_keys(self) -> List[str]:
@@ -348,6 +389,7 @@ class Locks(Provider):
         pushed = 0
         region = self._regions.get(node)
         if region:
+            self._record_acquires(node, frame, region)
             frame.extend(region)
             pushed = len(region)
             self._taken(region)
@@ -366,6 +408,8 @@ class Locks(Provider):
             for item in cast(cst.With, node).items:
                 if may_hold_lock(self.values, item):
                     key = expr_key(item.item)
+                    self.acquisitions.append(Acquisition(
+                        self._cursor.unit, item.item, key, tuple(frame), True))
                     frame.append(key)
                     pushed += 1
                     self._taken((key,))
@@ -376,6 +420,16 @@ class Locks(Provider):
             self._frames.append([SYNCHRONIZED] if is_synchronized(node) else [])
         elif node_type is cst.ClassDef:
             self._frames.append([])
+
+    def _record_acquires(self, stmt: cst.CSTNode, frame: List[str],
+                         region: FrozenSet[str]) -> None:
+        """The ``L.acquire()`` calls of a statement's header that start its region."""
+        for call, key in _header_acquires(self.values, stmt):
+            if isinstance(call.func, cst.Attribute):
+                before = [k for k in region if k.lstrip(WEAK) != key]
+                self.acquisitions.append(Acquisition(
+                    self._cursor.unit, call.func.value, key, (*frame, *sorted(before)),
+                    _blocking(call)))
 
     def _taken(self, keys: Iterable[str]) -> None:
         self.taken.setdefault(self._cursor.unit, set()).update(key.lstrip(WEAK) for key in keys)

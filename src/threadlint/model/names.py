@@ -190,6 +190,7 @@ class Names(Provider):
         walk(module, [builder], model.cursor.enter, model.cursor.exit, Cursor.TYPES, record=record)
         self.module = module
         self.recording = record
+        self._order: Optional[Dict[int, int]] = None
         self.unit_spans = builder.unit_spans
         self.module_scope = builder.module_scope
         self._scope_of_name = builder.scope_of_name
@@ -296,6 +297,15 @@ class Names(Provider):
         if info is not None and info.cls is not None:
             return f"{info.cls.name.value}.{unit.name.value}"
         return unit.name.value
+
+    def order(self, node: cst.CSTNode) -> int:
+        """The rank of ``node`` in source order (-1 when it was not walked)."""
+        if self._order is None:
+            recording = self.recording
+            assert recording is not None  # the engine always records the names walk
+            self._order = {id(n): i for i, (n, leaving)
+                           in enumerate(zip(recording.nodes, recording.leaving)) if not leaving}
+        return self._order.get(id(node), -1)
 
     def loads_in(self, unit: Unit, name: str) -> int:
         """How often ``name`` is read inside ``unit`` (nested code included):

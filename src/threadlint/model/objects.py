@@ -85,7 +85,6 @@ class Objects(Provider):
         self._concurrent_units: Dict[cst.CSTNode, bool] = {}
         self._shared: Dict[Tuple[cst.ClassDef, cst.ClassDef], bool] = {}
         self._starter_sets: Dict[cst.CSTNode, Set[cst.CSTNode]] = {}
-        self._order: Optional[Dict[int, int]] = None
 
     # -- classes -------------------------------------------------------------------
     def _classify(self) -> None:
@@ -281,12 +280,7 @@ class Objects(Provider):
 
     def order(self, node: cst.CSTNode) -> int:
         """The rank of ``node`` in source order."""
-        if self._order is None:
-            recording = self.names.recording
-            assert recording is not None  # the engine always records the names walk
-            self._order = {id(n): i for i, (n, leaving)
-                           in enumerate(zip(recording.nodes, recording.leaving)) if not leaving}
-        return self._order.get(id(node), -1)
+        return self.names.order(node)
 
     def share_objects(self, first: cst.ClassDef, second: cst.ClassDef) -> bool:
         """Whether one object can be an instance of both classes' code: one

@@ -18,6 +18,8 @@ from threadlint.rules.tl305_unguarded_shared_state import UnguardedSharedState
 from threadlint.rules.tl306_shared_check_then_act import SharedCheckThenAct
 from threadlint.rules.tl311_guarded_by_violation import GuardedByViolation
 from threadlint.rules.tl312_lock_not_held import LockNotHeld
+from threadlint.rules.tl401_lock_order_inversion import LockOrderInversion
+from threadlint.rules.tl402_non_reentrant_reacquire import NonReentrantReacquire
 from threadlint.rules.tl999_syntax_error import SyntaxErrorRule
 
 SYNTAX_ERROR_CODE = "TL999"
@@ -38,6 +40,8 @@ ALL_RULES: List[Type[Rule]] = [
     SharedCheckThenAct,
     GuardedByViolation,
     LockNotHeld,
+    LockOrderInversion,
+    NonReentrantReacquire,
     SyntaxErrorRule,
 ]
 
