@@ -96,7 +96,7 @@ class LockOrder(Provider):
         if attr:
             if "." in attr or not isinstance(unit, cst.FunctionDef):
                 return None
-            method = self._method(unit)
+            method = self.names.method_of(unit)
             info = self.names.function_info(method) if method is not None else None
             if info is None or info.cls is None or info.self_name != base:
                 return None
@@ -107,16 +107,6 @@ class LockOrder(Provider):
         if owner is None or owner.kind != "module":
             return None
         return (None, base)
-
-    def _method(self, unit: Unit) -> Optional[cst.FunctionDef]:
-        scope = self.names.scope_of_node.get(unit)
-        while scope is not None:
-            if scope.kind == "function":
-                info = self.names.function_info(scope.node)
-                if info is not None and info.cls is not None:
-                    return info.node
-            scope = scope.parent
-        return None
 
     # -- re-entrancy -----------------------------------------------------------------
     def reentrant(self, acquisition: Acquisition) -> Optional[bool]:

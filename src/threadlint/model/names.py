@@ -298,6 +298,17 @@ class Names(Provider):
             return f"{info.cls.name.value}.{unit.name.value}"
         return unit.name.value
 
+    def method_of(self, unit: Optional[cst.CSTNode]) -> Optional[cst.FunctionDef]:
+        """The method ``unit`` is, or is nested in (None outside classes)."""
+        scope = self.scope_of_node.get(unit) if unit is not None else None
+        while scope is not None:
+            if scope.kind == "function":
+                info = self.function_info(scope.node)
+                if info is not None and info.cls is not None:
+                    return info.node
+            scope = scope.parent
+        return None
+
     def order(self, node: cst.CSTNode) -> int:
         """The rank of ``node`` in source order (-1 when it was not walked)."""
         if self._order is None:

@@ -146,14 +146,7 @@ class Objects(Provider):
 
     def method_of(self, unit: cst.CSTNode) -> Optional[cst.FunctionDef]:
         """The method ``unit`` is, or is nested in."""
-        scope = self.names.scope_of_node.get(unit)
-        while scope is not None:
-            if scope.kind == "function":
-                info = self.names.function_info(scope.node)
-                if info is not None and info.cls is not None:
-                    return info.node
-            scope = scope.parent
-        return None
+        return self.names.method_of(unit)
 
     # -- code ----------------------------------------------------------------------
     def thread_entry(self, unit: Unit) -> Optional[ThreadEntry]:
