@@ -799,3 +799,384 @@ def test_lock_order_identifies_locks_by_binding_and_follows_calls_on_self() -> N
     assert order.identity(functions(model)["put"], "self._lock") == (box, "_lock")
     assert order.identity(functions(model)["f"], "a") == (None, "a")
     assert order.identity(functions(model)["put"], "a") is None  # the parameter shadows it
+
+
+def test_local_executor_subclasses_are_executors() -> None:
+    model = build("""
+        from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
+        class Named(ThreadPoolExecutor):
+            pass
+        class Deeper(Named):
+            pass
+        class Spawner(ProcessPoolExecutor):
+            pass
+        class Plain:
+            pass
+        a = Deeper()
+        b = Spawner()
+        c = Plain()
+    """, Values)
+    values, found = model[Values], classes(model)
+    assert model[Classes].executor_classes == {found["Named"]: "thread", found["Deeper"]: "thread",
+                                               found["Spawner"]: "process"}
+    made = [values.executor_constructor(call) for name in ("Deeper", "Spawner", "Plain")
+            for call in calls(model, name)]
+    assert made == ["thread", "process", None]
+
+
+def test_futures_follow_each_result_to_where_it_ends() -> None:
+    from threadlint.model.futures import DROPPED, KEPT, UNUSED, Futures
+
+    model = build("""
+        from concurrent.futures import ThreadPoolExecutor
+        pool = ThreadPoolExecutor()
+        def work(executor, items):
+            pool.submit(f, 1)
+            kept = pool.submit(f, 2)
+            kept.result()
+            lost = pool.submit(f, 3)
+            again = pool.submit(f, 4)
+            again = pool.submit(f, 5)
+            print(again)
+            [pool.submit(f, i) for i in items]
+            pool.map(f, items)
+            for r in pool.map(f, items):
+                pass
+            executor.submit(f, 6)
+            return pool.submit(f, 7)
+    """, Futures)
+    submissions = model[Futures].submissions
+    fates = [(s.method, s.call.args[1].value.value if s.method == "submit" else "items", s.fate)
+             for s in submissions]
+    assert fates == [
+        ("submit", "1", DROPPED), ("submit", "2", KEPT), ("submit", "3", UNUSED),
+        ("submit", "4", UNUSED), ("submit", "5", KEPT), ("submit", "i", DROPPED),
+        ("map", "items", DROPPED), ("map", "items", KEPT), ("submit", "7", KEPT)]
+    lost, first_again = submissions[2], submissions[3]
+    assert [d.name for d in lost.holders] == ["lost"] and lost.rebinding is None
+    assert first_again.rebinding is not None and first_again.rebinding.name == "again"
+    assert isinstance(submissions[5].container, cst.ListComp)
+
+
+def test_futures_know_tasks_that_catch_every_exception() -> None:
+    from threadlint.model.futures import Futures
+
+    model = build("""
+        import functools
+        from concurrent.futures import ThreadPoolExecutor
+        def logged():
+            '''Doc.'''
+            try:
+                work()
+            except Exception:
+                log.exception("failed")
+        def bare():
+            try:
+                work()
+            except ValueError:
+                raise
+            except: pass
+        def reraised():
+            try:
+                work()
+            except BaseException:
+                raise
+        def reraised_inline():
+            try:
+                work()
+            except Exception: raise
+        def narrow():
+            try:
+                work()
+            except OSError:
+                pass
+        def set_up_first():
+            job = prepare()
+            try:
+                work(job)
+            except Exception:
+                pass
+        def worker_loop():
+            idx = 0
+            while running:
+                with lock:
+                    try:
+                        work(idx)
+                    except Exception:
+                        continue
+        def counted_after():
+            idx = 0
+            while running:
+                try:
+                    work(idx)
+                except Exception:
+                    continue
+                idx += 1
+        def worker_loop_tail():
+            while running:
+                try:
+                    item = next_item()
+                except Exception:
+                    continue
+                return
+        def raises_first():
+            raise NotReady()
+            try:
+                work()
+            except Exception:
+                pass
+        def work_after():
+            while running:
+                try:
+                    item = next_item()
+                except Exception:
+                    continue
+                work(item)
+        def two_blocks():
+            if not ready:
+                return
+            try:
+                work()
+            except Exception:
+                pass
+        def run(items):
+            with ThreadPoolExecutor() as pool:
+                pool.submit(logged)
+                pool.submit(bare)
+                pool.submit(functools.partial(logged, 1))
+                pool.submit(lambda: logged())
+                pool.submit(set_up_first)
+                pool.submit(worker_loop)
+                pool.submit(worker_loop_tail)
+                pool.submit(reraised)
+                pool.submit(reraised_inline)
+                pool.submit(narrow)
+                pool.submit(work)
+                pool.submit(lambda: work() or logged())
+                pool.submit(counted_after)
+                pool.submit(raises_first)
+                pool.submit(work_after)
+                pool.submit(two_blocks)
+    """, Futures)
+    assert [s.task_catches_all for s in model[Futures].submissions] == [
+        True, True, True, True, True, True, True,
+        False, False, False, False, False, False, False, False, False]
+
+
+def test_futures_see_wrappers_overriding_submit() -> None:
+    from threadlint.model.futures import Futures
+
+    model = build("""
+        from concurrent.futures import ThreadPoolExecutor
+        class Logging(ThreadPoolExecutor):
+            def submit(self, fn, *args):
+                return super().submit(fn, *args)
+        class Named(ThreadPoolExecutor):
+            pass
+        Logging().submit(f)
+        Logging().map(f, [])
+        Named().submit(f)
+    """, Futures)
+    assert [s.overridden for s in model[Futures].submissions] == [True, False, False]
+
+
+def _receivers(module: cst.Module) -> List[cst.Attribute]:
+    """The ``x.method`` of every method call printed by ``print(x.method())``."""
+    found: List[cst.Attribute] = []
+
+    class Collect(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            if isinstance(node.func, cst.Name) and node.func.value == "print":
+                call = node.args[0].value
+                assert isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                found.append(call.func)
+
+    module.visit(Collect())
+    return found
+
+
+def test_values_threading_kind_of_threads_conditions_and_events() -> None:
+    model = build("""
+        import threading as th
+        import multiprocessing
+        from threading import Event as E, current_thread
+        from elsewhere import Mixin
+
+        class Plain(th.Thread):
+            pass
+        class Named(th.Thread):
+            def getName(self):
+                return "n"
+        class Child(Named):
+            pass
+        class Mixed(Mixin, th.Thread):
+            pass
+
+        class Holder:
+            def __init__(self):
+                self.cond = th.Condition()
+
+            def go(self, param):
+                print(self.cond.notifyAll())
+                print(param.isSet())
+
+        e = E()
+        either = th.Event() if e else th.Condition()
+        print(e.isSet())
+        print(current_thread().getName())
+        print(th.Timer(1, f).isDaemon())
+        print(Plain().getName())
+        print(Named().getName())
+        print(Named().isDaemon())
+        print(Child().getName())
+        print(Mixed().isDaemon())
+        print(multiprocessing.Process().isAlive())
+        print(multiprocessing.Event().isSet())
+        print(either.isSet())
+    """, Values)
+    values = model[Values]
+    kinds = [values.threading_kind(func.value, func.attr.value) for func in _receivers(model.module)]
+    assert kinds == ["condition", None, "event", "thread", "thread", "thread", None, "thread",
+                     None, None, None, None, None]
+
+
+def test_classes_foreign_bases_look_through_local_ancestors() -> None:
+    model = build("""
+        import threading
+        from elsewhere import Mixin
+        class A(threading.Thread): pass
+        class B(A, object): pass
+        class C(Mixin, A): pass
+        class D(C): pass
+        class E(metaclass=Meta): pass
+    """, Classes)
+    classes = model[Classes]
+    by_name = {cls.name.value: cls for cls in model[Names].classes}
+    known = ("threading.Thread",)
+    assert {name: classes.foreign_bases(cls, known) for name, cls in by_name.items()} == {
+        "A": False, "B": False, "C": True, "D": True, "E": False}
+    assert classes.foreign_bases(by_name["A"]) is True  # Thread itself is foreign unless known
+
+
+def test_values_know_the_lock_a_condition_is_built_on() -> None:
+    model = build("""
+        import threading, asyncio
+        from threading import Condition as C
+        lock = threading.RLock()
+        shared = threading.Condition(lock)
+        own = C()
+        explicit_none = threading.Condition(lock=None)
+        aio = asyncio.Condition()
+        class Q:
+            def __init__(self, *args):
+                self.mutex = threading.Lock()
+                self.not_empty = threading.Condition(self.mutex)
+                self.spread = threading.Condition(*args)
+        shared, own, explicit_none, aio
+    """, Values)
+    values = model[Values]
+    line = model.module.body[-1].body[0].value
+    shared, own, explicit_none, aio = (e.value for e in line.elements)
+    [made] = values.conditions(shared)
+    assert (made.kind, made.lock.value, made.lock_known) == ("thread", "lock", True)
+    assert [(c.kind, c.lock) for c in values.conditions(own)] == [("thread", None)]
+    assert [(c.kind, c.lock) for c in values.conditions(explicit_none)] == [("thread", None)]
+    assert [(c.kind, c.lock) for c in values.conditions(aio)] == [("async", None)]
+    assert values.conditions(made.lock) is None  # an RLock
+    init = functions(model)["__init__"]
+    assigns = [s.body[0] for s in init.body.body]
+    assert values.conditions(assigns[0].targets[0].target) is None  # a Lock, not a condition
+    [not_empty] = values.conditions(assigns[1].targets[0].target)
+    assert cst.Module([]).code_for_node(not_empty.lock) == "self.mutex"
+    [spread] = values.conditions(assigns[2].targets[0].target)
+    assert spread.lock_known is False
+
+
+def test_conditions_name_the_shared_lock_and_know_it_held() -> None:
+    from threadlint.model.conditions import UNKNOWN, Conditions
+
+    model = build("""
+        import threading
+        _lock = threading.RLock()
+        _changed = threading.Condition(_lock)
+        class Queue:
+            def __init__(self):
+                self.mutex = threading.Lock()
+                self.other = threading.Lock()
+                self.not_empty = threading.Condition(self.mutex)
+                self.not_full = threading.Condition(self.mutex)
+                self.own = threading.Condition()
+                self.odd = threading.Condition(self.make())
+            def put(self):
+                with self.not_full:
+                    self.not_empty.notify()
+            def done(self):
+                with self.mutex:
+                    self.not_empty.notify_all()
+            def wrong(self):
+                with self.other:
+                    self.own.notify()
+            def unknown(self, guard):
+                with guard:
+                    self.own.notify()
+                with self.other:
+                    self.odd.notify()
+        def change():
+            with _lock:
+                _changed.notify()
+            _changed.notify()
+    """, Conditions)
+    conditions = model[Conditions]
+    found = [(c.key, c.lock, conditions.holds(c)) for c in conditions.calls]
+    assert found == [
+        ("self.not_empty", "self.mutex", True),  # another condition on the same mutex
+        ("self.not_empty", "self.mutex", True),  # the mutex itself
+        ("self.own", None, False),  # a different lock of known type
+        ("self.own", None, None),  # a lock of unknown kind
+        ("self.odd", UNKNOWN, None),  # built on a lock the code cannot name
+        ("_changed", "_lock", True),
+        ("_changed", "_lock", False),  # nothing held
+    ]
+
+
+def test_conditions_know_the_loop_and_the_if_around_a_wait() -> None:
+    from threadlint.model.conditions import Conditions
+
+    model = build("""
+        import threading
+        cond = threading.Condition()
+        def guarded(ready):
+            with cond:
+                if not ready:
+                    cond.wait()
+                else:
+                    cond.wait(1)
+        def looped(ready):
+            with cond:
+                while not ready():
+                    if ready is None:
+                        cond.wait()
+                while not cond.wait(0.1):
+                    pass
+                ok = cond.wait(2)
+        def helper():
+            with cond:
+                cond.wait(0.5)
+        def caller():
+            for _ in range(3):
+                helper()
+        def nested():
+            while True:
+                def inner():
+                    with cond:
+                        cond.wait()
+    """, Conditions)
+    conditions = model[Conditions]
+    facts = [(type(c.loop).__name__, c.guard is not None, c.in_else, c.result_used)
+             for c in conditions.calls]
+    assert facts == [
+        ("NoneType", True, False, False), ("NoneType", True, True, False),
+        ("While", True, False, False), ("While", False, False, True), ("NoneType", False, False, True),
+        ("NoneType", False, False, False), ("NoneType", False, False, False)]
+    units = {c.unit.name.value: conditions.called_in_loops(c.unit) for c in conditions.calls}
+    assert units == {"guarded": False, "looped": False, "helper": True, "inner": False}

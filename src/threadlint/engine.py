@@ -17,7 +17,7 @@ import itertools
 import tokenize
 import traceback
 import warnings
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Type
+from typing import List, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
 
@@ -31,7 +31,7 @@ from threadlint.prefilter import prefilter_for
 from threadlint.rules import ALL_RULES, SYNTAX_ERROR_CODE
 from threadlint.rules.base import RELATED_LINE, Report, Rule
 from threadlint.settings import Settings
-from threadlint.walk import Recording, dispatch, has_hooks, left_types
+from threadlint.walk import Recording, Replace, dispatch, has_hooks, left_types
 
 MAX_FIX_ROUNDS = 8
 _YOUNG_GARBAGE_WORTH_COLLECTING = 10_000
@@ -320,18 +320,6 @@ def _compiles(path: str, source: bytes) -> bool:
     return True
 
 
-class _Replace(cst.CSTTransformer):
-    def __init__(self, replacements: Dict[cst.CSTNode, cst.CSTNode]) -> None:
-        super().__init__()
-        self.replacements = replacements
-
-    # A fix may put a node of another type in place (a tuple for a list), which
-    # libcst's signature, generic in one node type, cannot express.
-    def on_leave(self, original_node: cst.CSTNode,  # type: ignore[override]
-                 updated_node: cst.CSTNode) -> cst.CSTNode:
-        return self.replacements.get(original_node, updated_node)
-
-
 def lint_source(path: str, source: bytes, settings: Settings, *, fix: bool = False) -> LintResult:
     """Lint one file's bytes. Never raises for any input."""
     # A libcst tree is hundreds of thousands of acyclic objects: the cyclic
@@ -366,7 +354,7 @@ def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> Lin
     for _ in range(MAX_FIX_ROUNDS):
         replacements = {report.fix_node or report.node: report.replacement for _, report in fixes
                         if report.replacement is not None}  # all of them: see _report
-        new_module = module.visit(_Replace(replacements))
+        new_module = module.visit(Replace(replacements))
         new_source = new_module.bytes
         if new_source == current or not _compiles(path, new_source):
             break  # a fix that would not compile is never written

@@ -314,3 +314,18 @@ def _owned_tables(owners: Sequence[Owner]) -> Tuple[Dict[str, List[Tuple[Owner, 
             table = visit if attribute[0] == "v" else leave
             table.setdefault(attribute[6:], []).append((owner, method))
     return visit, leave
+
+
+class Replace(cst.CSTTransformer):
+    """Puts each replacement in place of the original node it is keyed by
+    (``module.visit(Replace({old: new}))``): how fixes are applied."""
+
+    def __init__(self, replacements: Dict[cst.CSTNode, cst.CSTNode]) -> None:
+        super().__init__()
+        self.replacements = replacements
+
+    # A fix may put a node of another type in place (a tuple for a list), which
+    # libcst's signature, generic in one node type, cannot express.
+    def on_leave(self, original_node: cst.CSTNode,  # type: ignore[override]
+                 updated_node: cst.CSTNode) -> cst.CSTNode:
+        return self.replacements.get(original_node, updated_node)

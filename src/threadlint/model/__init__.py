@@ -14,6 +14,9 @@ Providers, by layer (each reads only those above it):
 - :class:`~threadlint.model.flow.Flow` - def-use and expression roles.
 - :class:`~threadlint.model.fates.Fates` - what happens to each thread and
   executor created (started, joined, escaped...).
+- :class:`~threadlint.model.futures.Futures` - what becomes of each
+  ``submit``/``map`` result (dropped, unused, kept) and whether the task
+  handles its own errors.
 - :class:`~threadlint.model.mutations.Mutations` - shared state changed in
   functions, with the locks held there.
 - :class:`~threadlint.model.acquires.Acquires` - manual ``acquire()``/
@@ -28,6 +31,8 @@ Providers, by layer (each reads only those above it):
   attribute followed by the act it allows (check-then-act).
 - :class:`~threadlint.model.lock_order.LockOrder` - which identified lock is
   taken while which is held, directly or through calls; re-entrancy.
+- :class:`~threadlint.model.conditions.Conditions` - every wait and notify
+  on a known condition variable, with the locks held and the loop around it.
 - :class:`~threadlint.model.contracts.Contracts` - ``# guarded-by:`` and
   ``# requires:`` contracts (and prose ones), and the uses and calls they
   constrain.
@@ -40,10 +45,12 @@ from threadlint.model.acquires import Acquires
 from threadlint.model.attributes import Attributes
 from threadlint.model.checks import Checks
 from threadlint.model.classes import Classes
+from threadlint.model.conditions import Conditions
 from threadlint.model.contracts import Contracts
 from threadlint.model.core import Cursor, MissingFact, Model, Provider, closure
 from threadlint.model.fates import Fates
 from threadlint.model.flow import Flow
+from threadlint.model.futures import Futures
 from threadlint.model.local_locks import LocalLocks
 from threadlint.model.lock_order import LockOrder
 from threadlint.model.locks import Locks
@@ -54,7 +61,7 @@ from threadlint.model.threads import Threads
 from threadlint.model.values import Values
 
 __all__ = [
-    "Acquires", "Attributes", "Checks", "Classes", "Contracts", "Cursor", "Fates", "Flow", "LocalLocks",
-    "LockOrder", "Locks", "MissingFact", "Model", "Mutations", "Names", "Objects", "Provider", "Threads",
-    "Values", "closure",
+    "Acquires", "Attributes", "Checks", "Classes", "Conditions", "Contracts", "Cursor",
+    "Fates", "Flow", "Futures", "LocalLocks", "LockOrder", "Locks", "MissingFact", "Model",
+    "Mutations", "Names", "Objects", "Provider", "Threads", "Values", "closure",
 ]

@@ -11,11 +11,11 @@ here is recognised everywhere at once.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Dict, FrozenSet, Mapping, Tuple, TypeVar
+from typing import Dict, FrozenSet, Mapping, NamedTuple, Tuple, TypeVar
 
 import libcst as cst
 
-from threadlint.prefilter import Needs, resolving
+from threadlint.prefilter import Needs, identifiers, resolving
 
 _V = TypeVar("_V")
 
@@ -226,3 +226,86 @@ THREAD_NEEDS: Needs = resolving(THREAD_CONSTRUCTORS)
 THREAD_ENTRY_NEEDS: Needs = resolving(ENTRY_QUALIFIED_NAMES) + ((rb"run_in_executor\b",),)
 EXECUTOR_NEEDS: Needs = resolving(EXECUTOR_CONSTRUCTORS)
 LOCK_NEEDS: Needs = resolving(ALL_LOCK_CONSTRUCTORS)
+
+# -- what becomes of a task's exception (TL205) ------------------------------------
+#: Exception classes whose handler catches everything a task raises (a bare
+#: ``except:`` too).
+BROAD_EXCEPTIONS: Tuple[str, ...] = ("builtins.Exception", "builtins.BaseException")
+#: Files where a task's result can be dropped: an executor, and a call of one of
+#: the methods whose result carries the task's exception (``submit``, ``map``).
+EXECUTOR_RESULT_NEEDS: Needs = tuple(requirement + (identifiers(EXECUTOR_METHODS),)
+                                     for requirement in EXECUTOR_NEEDS)
+
+
+# -- threading's deprecated camelCase aliases (TL501) --------------------------------
+#: Calls that return an existing thread (they make none, so no rule about a
+#: thread's life applies to what they return).
+CURRENT_THREAD: Tuple[str, ...] = (
+    "threading.current_thread", "threading.currentThread", "threading.main_thread",
+    "multiprocessing.dummy.current_process")
+#: Constructors of threading's own conditions and events, whose classes carry the
+#: camelCase aliases (multiprocessing's and asyncio's have none).
+THREADING_SYNC_CONSTRUCTORS: Mapping[str, str] = _frozen({
+    "threading.Condition": "condition",
+    "threading.Event": "event",
+    "multiprocessing.dummy.Condition": "condition",
+    "multiprocessing.dummy.Event": "event",
+})
+#: How an alias's modern spelling is written: a method of another name, an
+#: attribute read, or an attribute store.
+RENAMED, GETTER, SETTER = "renamed", "getter", "setter"
+
+
+class Alias(NamedTuple):
+    """A deprecated (or removed) alias and its modern spelling."""
+
+    modern: str
+    form: str  # RENAMED, GETTER or SETTER
+    removed: bool = False  # gone from threading (calling it raises AttributeError)
+
+
+#: The camelCase methods of threading's objects, by kind of object (see
+#: ``Values.threading_object``). Each does exactly what its modern spelling does,
+#: after a DeprecationWarning (threading.py in 3.10+); ``isAlive`` was removed in 3.9.
+DEPRECATED_METHODS: Mapping[str, Mapping[str, Alias]] = _frozen({
+    "thread": _frozen({
+        "setDaemon": Alias("daemon", SETTER),
+        "isDaemon": Alias("daemon", GETTER),
+        "setName": Alias("name", SETTER),
+        "getName": Alias("name", GETTER),
+        "isAlive": Alias("is_alive", RENAMED, removed=True),
+    }),
+    "condition": _frozen({"notifyAll": Alias("notify_all", RENAMED)}),
+    "event": _frozen({"isSet": Alias("is_set", RENAMED)}),
+})
+#: threading's deprecated functions and their modern names.
+DEPRECATED_FUNCTIONS: Mapping[str, Alias] = _frozen({
+    "threading.currentThread": Alias("current_thread", RENAMED),
+    "threading.activeCount": Alias("active_count", RENAMED),
+})
+#: Files that can hold one: an import of threading and the alias spelled out.
+DEPRECATED_ALIAS_NEEDS: Needs = resolving(
+    DEPRECATED_FUNCTIONS, (method for aliases in DEPRECATED_METHODS.values() for method in aliases))
+
+
+# -- condition variables (TL403, TL404) ----------------------------------------------
+#: Constructors of condition variables, and whose threads (or tasks) wait on
+#: them: ``thread``, ``process`` or ``async``. Each takes the lock it is
+#: built on as its first argument (``lock``), or makes its own.
+CONDITION_CONSTRUCTORS: Mapping[str, str] = _frozen({
+    "threading.Condition": "thread",
+    "multiprocessing.dummy.Condition": "thread",
+    "multiprocessing.Condition": "process",
+    "multiprocessing.synchronize.Condition": "process",
+    "asyncio.Condition": "async",
+    "asyncio.locks.Condition": "async",
+})
+#: Methods of a condition that must be called with its lock held.
+CONDITION_HELD_METHODS: FrozenSet[str] = frozenset({
+    "wait", "wait_for", "notify", "notify_all", "notifyAll"})
+#: Files that can hold a condition variable.
+CONDITION_NEEDS: Needs = resolving(CONDITION_CONSTRUCTORS)
+#: Context managers whose body is expected to raise: a call there fails on purpose.
+RAISES_CONTEXTS: Tuple[str, ...] = ("pytest.raises",)
+#: Methods of a test case that do the same (``with self.assertRaises(E):``).
+TEST_CASE_RAISES: FrozenSet[str] = frozenset({"assertRaises", "assertRaisesRegex"})

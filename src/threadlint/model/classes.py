@@ -11,11 +11,11 @@ finds nothing.
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, Iterable, List, Mapping, Optional
 
 import libcst as cst
 
-from threadlint.model.api import TEST_CASES, THREAD_CONSTRUCTORS, THREADING_SERVERS
+from threadlint.model.api import EXECUTOR_CONSTRUCTORS, TEST_CASES, THREAD_CONSTRUCTORS, THREADING_SERVERS
 from threadlint.model.core import Model, Provider
 from threadlint.model.names import Names
 
@@ -40,6 +40,15 @@ class Classes(Provider):
         #: Local subclasses of ``unittest.TestCase`` (and the like).
         self.test_cases: Dict[cst.ClassDef, str] = self._find_subclasses(
             {name: "test" for name in TEST_CASES})
+        self._executor_classes: Optional[Dict[cst.ClassDef, str]] = None
+
+    @property
+    def executor_classes(self) -> Dict[cst.ClassDef, str]:
+        """Local subclasses of ``ThreadPoolExecutor``/``ProcessPoolExecutor``, by
+        kind of worker (found on first use: few modules ask)."""
+        if self._executor_classes is None:
+            self._executor_classes = self._find_subclasses(EXECUTOR_CONSTRUCTORS)
+        return self._executor_classes
 
     # -- hierarchy -------------------------------------------------------------
     def local_bases(self, cls: cst.ClassDef) -> List[cst.ClassDef]:
@@ -241,6 +250,20 @@ class Classes(Provider):
         if isinstance(definition, cst.ClassDef):
             return local.get(definition)
         return None
+
+    def foreign_bases(self, cls: cst.ClassDef, known: Iterable[str] = ()) -> bool:
+        """Whether ``cls`` or a local ancestor derives from a class of another
+        module that is not one of ``known`` (qualified names; ``object`` is
+        always known): the methods such a base defines are unknown here."""
+        accepted = (*known, "builtins.object")
+        for current in self.mro(cls):
+            for base in current.bases:
+                if base.keyword is not None \
+                        or isinstance(self.names.local_definition(base.value), cst.ClassDef):
+                    continue
+                if self.names.resolves_to(base.value, accepted) is None:
+                    return True
+        return False
 
     def is_thread_class(self, expr: cst.BaseExpression) -> bool:
         """``threading.Thread`` (any alias) or a local subclass of it."""

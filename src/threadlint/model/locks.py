@@ -160,8 +160,13 @@ def _header_acquires(values: Values, stmt: cst.CSTNode) -> Iterator[Tuple[cst.Ca
     # isinstance() against libcst's abstract node classes is slow.
     stmt_type = type(stmt)
     if stmt_type is cst.SimpleStatementLine:
-        exprs = [small.value for small in stmt.body  # type: ignore[attr-defined]
-                 if type(small) in _VALUE_STATEMENTS and small.value is not None]
+        exprs = []
+        for small in stmt.body:  # type: ignore[attr-defined]
+            small_type = type(small)
+            if small_type in _VALUE_STATEMENTS and small.value is not None:
+                exprs.append(_asserted(small.value) if small_type is cst.Expr else small.value)
+            elif small_type is cst.Assert:
+                exprs.append(small.test)  # `assert lock.acquire(timeout=1)`: held after it
     elif stmt_type in _TEST_STATEMENTS:
         exprs = [stmt.test]  # type: ignore[attr-defined]
     else:
@@ -171,6 +176,21 @@ def _header_acquires(values: Values, stmt: cst.CSTNode) -> Iterator[Tuple[cst.Ca
             key = acquire_key(values, call)
             if key is not None:
                 yield call, key
+
+
+#: Assertions that the call after them only passes when their argument is
+#: true: ``self.assertTrue(lock.acquire(False))`` holds the lock after it.
+_ASSERT_TRUE = frozenset({"assertTrue", "assert_", "failUnless"})
+
+
+def _asserted(value: cst.BaseExpression) -> cst.BaseExpression:
+    """``self.assertTrue(x)`` (also awaited inside): ``x``; else ``value``."""
+    call = value.expression if isinstance(value, cst.Await) else value
+    if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) \
+            and call.func.attr.value in _ASSERT_TRUE and call.args \
+            and call.args[0].keyword is None:
+        return call.args[0].value
+    return value
 
 
 def statement_acquires(values: Values, stmt: cst.CSTNode) -> List[str]:

@@ -15,15 +15,18 @@ import libcst as cst
 
 from threadlint.model.api import (
     ALL_LOCK_CONSTRUCTORS,
+    CONDITION_CONSTRUCTORS,
+    CURRENT_THREAD,
     EXECUTOR_CONSTRUCTORS,
     MULTIPROCESSING_CONTEXTS,
     THREAD_CONSTRUCTORS,
     THREAD_LOCK_CONSTRUCTORS,
+    THREADING_SYNC_CONSTRUCTORS,
 )
 from threadlint.model.classes import Classes
 from threadlint.model.core import Model, Provider
 from threadlint.model.names import FunctionInfo, Names
-from threadlint.model.syntax import is_plain_literal
+from threadlint.model.syntax import is_plain_literal, keyword_or_positional
 
 K = TypeVar("K")
 # Values that are sequences whatever their parentheses.
@@ -52,6 +55,26 @@ class ThreadConstructor:
     @property
     def target_keyword(self) -> str:
         return "function" if self.kind == "timer" else "target"
+
+
+@dataclass(frozen=True)
+class ThreadingObject:
+    """An instance of one of threading's own classes."""
+
+    kind: str  # thread (a Thread or Timer), condition or event
+    local_class: Optional[cst.ClassDef] = None  # a local subclass of Thread it is made from
+
+
+@dataclass(frozen=True)
+class ConditionConstructor:
+    """What a call that makes a condition variable makes."""
+
+    kind: str  # whose waiters: thread, process or async (api.CONDITION_CONSTRUCTORS)
+    #: The lock it is built on (``Condition(self._mutex)``); None when it makes
+    #: its own (no argument, or ``None``) or when the argument cannot be read.
+    lock: Optional[cst.BaseExpression]
+    #: False when the argument cannot be read (``Condition(*args)``).
+    lock_known: bool = True
 
 
 class Values(Provider):
@@ -87,9 +110,15 @@ class Values(Provider):
         return self.made_by(expr, context) is not None
 
     def executor_constructor(self, call: cst.Call) -> Optional[str]:
-        """``thread`` or ``process`` for a call making an executor."""
+        """``thread`` or ``process`` for a call making an executor (a local
+        subclass of one included)."""
         name = self.names.resolves_to(call.func, EXECUTOR_CONSTRUCTORS)
-        return EXECUTOR_CONSTRUCTORS[name] if name is not None else None
+        if name is not None:
+            return EXECUTOR_CONSTRUCTORS[name]
+        definition = self.names.local_definition(call.func)
+        if isinstance(definition, cst.ClassDef):
+            return self.classes.executor_classes.get(definition)
+        return None
 
     def lock_constructor(self, call: cst.Call,
                          constructors: Mapping[str, str] = THREAD_LOCK_CONSTRUCTORS) -> Optional[str]:
@@ -121,6 +150,34 @@ class Values(Provider):
     def is_executor(self, expr: cst.BaseExpression) -> bool:
         return self.made_by(expr, self.executor_constructor) is not None
 
+    def threading_object(self, call: cst.Call) -> Optional[ThreadingObject]:
+        """What ``call`` gives when it is an instance of threading's own classes:
+        a thread (made by ``Thread``, ``Timer``, ``multiprocessing.dummy.Process``
+        or a local subclass of them, or returned by ``current_thread()`` and the
+        like), a ``threading.Condition`` or a ``threading.Event``."""
+        ctor = self.thread_constructor(call)
+        if ctor is not None:
+            return ThreadingObject("thread", ctor.local_class) if ctor.kind != "process" else None
+        if self.names.resolves_to(call.func, CURRENT_THREAD) is not None:
+            return ThreadingObject("thread")
+        name = self.names.resolves_to(call.func, THREADING_SYNC_CONSTRUCTORS)
+        return ThreadingObject(THREADING_SYNC_CONSTRUCTORS[name]) if name is not None else None
+
+    def threading_kind(self, expr: cst.BaseExpression, method: str) -> Optional[str]:
+        """The kind of threading object ``expr`` is (see :meth:`threading_object`;
+        every value it is bound to is one, all of one kind) when ``expr.method``
+        is threading's own method: no local class it is made from defines or
+        inherits ``method`` from this module or from another one."""
+        objects = self.made_by(expr, self.threading_object)
+        if not objects or len({obj.kind for obj in objects}) != 1:
+            return None
+        for obj in objects:
+            cls = obj.local_class
+            if cls is not None and (self.classes.overrides(cls, method)
+                                    or self.classes.foreign_bases(cls, THREAD_CONSTRUCTORS)):
+                return None
+        return objects[0].kind
+
     def lock_kind(self, expr: cst.BaseExpression,
                   constructors: Mapping[str, str] = THREAD_LOCK_CONSTRUCTORS) -> Optional[str]:
         """The kind of lock ``expr`` is (a constructor call, or every value it is
@@ -131,6 +188,25 @@ class Values(Provider):
     def is_any_lock(self, expr: cst.BaseExpression) -> bool:
         """A threading, multiprocessing or asyncio lock, condition or semaphore."""
         return self.lock_kind(expr, ALL_LOCK_CONSTRUCTORS) is not None
+
+    def condition_constructor(self, call: cst.Call) -> Optional[ConditionConstructor]:
+        """The condition variable ``call`` makes (threading, multiprocessing or
+        asyncio), with the lock it is built on: its first argument."""
+        name = self.names.resolves_to(call.func, CONDITION_CONSTRUCTORS)
+        if name is None:
+            return None
+        kind = CONDITION_CONSTRUCTORS[name]
+        if any(arg.star for arg in call.args):
+            return ConditionConstructor(kind, None, lock_known=False)
+        arg = keyword_or_positional(call, "lock", 0)
+        if arg is None or (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
+            return ConditionConstructor(kind, None)
+        return ConditionConstructor(kind, arg.value)
+
+    def conditions(self, expr: cst.BaseExpression) -> Optional[List[ConditionConstructor]]:
+        """Each construction of the condition variable ``expr`` is (a
+        ``Condition(...)`` call, or every value it is bound to is one), or None."""
+        return self.made_by(expr, self.condition_constructor)
 
     def may_be_sequence(self, value: cst.BaseExpression, depth: int = 0) -> bool:
         """Whether ``value`` may well be a sequence: a tuple, list, set or dict

@@ -10,6 +10,7 @@ from threadlint.rules.tl201_thread_never_joined import ThreadNeverJoined
 from threadlint.rules.tl202_executor_not_shutdown import ExecutorNotShutdown
 from threadlint.rules.tl203_daemon_set_after_start import DaemonSetAfterStart
 from threadlint.rules.tl204_thread_started_twice import ThreadStartedTwice
+from threadlint.rules.tl205_executor_future_ignored import ExecutorFutureIgnored
 from threadlint.rules.tl301_unlocked_global_mutation import UnlockedGlobalMutation
 from threadlint.rules.tl302_lock_created_inline import LockCreatedInline
 from threadlint.rules.tl303_acquire_without_try_finally import AcquireWithoutTryFinally
@@ -20,6 +21,9 @@ from threadlint.rules.tl311_guarded_by_violation import GuardedByViolation
 from threadlint.rules.tl312_lock_not_held import LockNotHeld
 from threadlint.rules.tl401_lock_order_inversion import LockOrderInversion
 from threadlint.rules.tl402_non_reentrant_reacquire import NonReentrantReacquire
+from threadlint.rules.tl403_wait_not_in_loop import WaitNotInLoop
+from threadlint.rules.tl404_condition_not_held import ConditionNotHeld
+from threadlint.rules.tl501_deprecated_threading_alias import DeprecatedThreadingAlias
 from threadlint.rules.tl999_syntax_error import SyntaxErrorRule
 
 SYNTAX_ERROR_CODE = "TL999"
@@ -32,6 +36,7 @@ ALL_RULES: List[Type[Rule]] = [
     ExecutorNotShutdown,
     DaemonSetAfterStart,
     ThreadStartedTwice,
+    ExecutorFutureIgnored,
     UnlockedGlobalMutation,
     LockCreatedInline,
     AcquireWithoutTryFinally,
@@ -42,6 +47,9 @@ ALL_RULES: List[Type[Rule]] = [
     LockNotHeld,
     LockOrderInversion,
     NonReentrantReacquire,
+    WaitNotInLoop,
+    ConditionNotHeld,
+    DeprecatedThreadingAlias,
     SyntaxErrorRule,
 ]
 
