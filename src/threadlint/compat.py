@@ -83,3 +83,13 @@ def statement_ranges(module: cst.Module, statement: cst.CSTNode,
     statement._codegen(state)
     # The provider stores each node's CodeRange (never a lazy value) in _computed.
     return "".join(state.tokens), cast(Dict[cst.CSTNode, CodeRange], dict(provider._computed))
+
+
+def docstring(node: cst.FunctionDef) -> Optional[str]:
+    """``node.get_docstring()``, or None when the literal cannot be evaluated
+    (libcst evaluates it with :func:`ast.literal_eval`, which rejects what the
+    tokenizer let through, such as a NUL byte)."""
+    try:
+        return node.get_docstring()
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None

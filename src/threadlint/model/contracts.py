@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import libcst as cst
 
+from threadlint.compat import docstring as compat_docstring
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.locks import WEAK, Locks
 from threadlint.model.names import Names, SelfAttr
@@ -136,7 +137,7 @@ class Contracts(Provider):
             return None
         if node.name.value.endswith("_locked"):
             return Requires(node, ANY_LOCK, "name")
-        docstring = node.get_docstring()
+        docstring = compat_docstring(node)
         found = _PROSE.search(docstring) if docstring else None
         if found is None:
             return None
