@@ -266,6 +266,41 @@ def test_acquires_pair_and_protect() -> None:
     assert judged == [("bare", True, False), ("safe", True, True)]
 
 
+def test_acquires_follow_if_branches_and_enclosing_tries() -> None:
+    model = build("""
+        import threading
+        lock = threading.Lock()
+        def nested(cond):
+            locked = False
+            try:
+                if cond:
+                    lock.acquire()
+                    locked = True
+                work()
+            finally:
+                if locked:
+                    lock.release()
+        def conditional(cond):
+            if cond:
+                lock.acquire()
+            work()
+            if cond:
+                lock.release()
+        def gated(cond):
+            if cond:
+                lock.acquire()
+            try:
+                work()
+            finally:
+                if cond:
+                    lock.release()
+    """, Acquires)
+    acquires = model[Acquires]
+    judged = [(c.unit.name.value, len(c.enclosing_tries), acquires.protected(c))
+              for c in acquires.candidates]
+    assert judged == [("nested", 1, True), ("conditional", 0, False), ("gated", 0, True)]
+
+
 def test_local_locks_tell_guarding_from_escaping() -> None:
     model = build("""
         import threading

@@ -199,9 +199,10 @@ def statement_acquires(values: Values, stmt: cst.CSTNode) -> List[str]:
 
 
 def statement_releases(stmt: cst.CSTNode) -> List[str]:
-    """Keys of the locks released by calls that are a simple statement of their own."""
+    """Keys of the locks released by calls that are a simple statement of their own
+    (or of a one-line block, ``if use_lock: L.release()``)."""
     found: List[str] = []
-    if isinstance(stmt, cst.SimpleStatementLine):
+    if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
         for small in stmt.body:
             if isinstance(small, cst.Expr):
                 value = small.value

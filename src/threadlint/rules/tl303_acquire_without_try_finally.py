@@ -52,8 +52,12 @@ class AcquireWithoutTryFinally(Rule):
         thread's release: a lock or semaphore used as an event.
       Acquiring in one function and releasing in another (`__enter__` and
       `__exit__`, `lock()`/`unlock()` wrappers, semaphores released by another
-      thread) is silent too, as is an `acquire()` that ends its block (`if
-      use_lock: lock.acquire()` followed by a guarded `try`).
+      thread) is silent too, as is an `acquire()` that ends its block, other
+      than a branch of an `if`. An `acquire()` ending an `if` branch (`if
+      use_lock: lock.acquire()`) is judged by what runs after the `if`: a
+      `try` whose `finally:` releases it (`if use_lock: lock.release()`
+      counts) is safe, other work before the (conditional) release is
+      reported.
     - Silent for a lock the same function creates (`lock = threading.Lock()`,
       `sem = self.semtype(2)`, anything called like a lock type): taken by
       hand it is a gate for the threads the function starts, or the subject
@@ -66,9 +70,11 @@ class AcquireWithoutTryFinally(Rule):
       also counts as safe. Plain assignments of names and constants, and
       `acquire()` of further locks, between the `acquire()` and the `try` are
       allowed.
-    - An `acquire()` inside the `try:` it is released in is silent, although
-      a failing `acquire()` then makes the `finally:` release a lock that is
-      not held.
+    - An `acquire()` inside a `try:` (also nested in its `if`, `for` or
+      `with` blocks, or in its `except:`/`else:`) whose `finally:` releases
+      the lock is silent, as in `try: if use_lock: lock.acquire(); locked =
+      True ... finally: if locked: lock.release()`, although a failing
+      `acquire()` can make such a `finally:` release a lock that is not held.
     - A file is only parsed for this rule if `.acquire` appears in it, blanks
       or a backslash continuation allowed after the dot: a comment between
       the dot and `acquire` (legal inside brackets) hides the call.
