@@ -25,7 +25,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
-from threadlint.model.api import ALL_LOCK_CONSTRUCTORS
+from threadlint.model.api import ALL_LOCK_CONSTRUCTORS, LOGGING_HANDLERS
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.locks import acquire_key, is_lockish_name, release_key, statement_releases
 from threadlint.model.names import Names
@@ -53,6 +53,9 @@ class Candidate:
     #: acquire (at any depth within the function), innermost last: their
     #: ``finally:`` runs however the code after the acquire fails.
     enclosing_tries: Tuple[cst.CSTNode, ...] = ()
+    #: ``with L:`` works: False for an object whose ``acquire()`` takes a lock
+    #: but that is no context manager (a ``logging.Handler``).
+    supports_with: bool = True
 
 
 class _Block(NamedTuple):
@@ -199,12 +202,15 @@ class Acquires(Provider):
                     if not (isinstance(following, cst.Expr)
                             and self._releases(following.value, key)):
                         self.candidates.append(Candidate(unit, call, key, None, False,
-                                                          context.tries))
+                                                          context.tries,
+                                                          self._supports_with(receiver)))
                     continue
-                self._judge_following(call, key, reentrant, statements[index + 1:], context)
+                self._judge_following(call, key, reentrant, statements[index + 1:], context,
+                                      self._supports_with(receiver))
 
     def _judge_following(self, call: cst.Call, key: str, reentrant: bool,
-                         rest: Sequence[cst.BaseStatement], context: _Block) -> None:
+                         rest: Sequence[cst.BaseStatement], context: _Block,
+                         supports_with: bool) -> None:
         unit = self._cursor.unit
         tries = context.tries
         skipped = False  # harmless statements run between the acquire and what follows
@@ -224,7 +230,7 @@ class Acquires(Provider):
         if position >= len(rest):
             if not skipped:
                 return  # the acquire ends its block: released elsewhere, by design
-            self.candidates.append(Candidate(unit, call, key, None, False, tries))
+            self.candidates.append(Candidate(unit, call, key, None, False, tries, supports_with))
             return
         following = rest[position]
         if not skipped and _releases_first(following, key):
@@ -232,9 +238,19 @@ class Acquires(Provider):
         if isinstance(following, (cst.Try, cst.TryStar)):
             after = rest[position + 1] if position + 1 < len(rest) else None
             release_after = after is not None and _releases_first(after, key)
-            self.candidates.append(Candidate(unit, call, key, following, release_after, tries))
+            self.candidates.append(Candidate(unit, call, key, following, release_after, tries,
+                                              supports_with))
             return
-        self.candidates.append(Candidate(unit, call, key, None, False, tries))
+        self.candidates.append(Candidate(unit, call, key, None, False, tries, supports_with))
+
+    def _supports_with(self, receiver: cst.BaseExpression) -> bool:
+        """``with receiver:`` would take the lock: not so for a logging handler,
+        nor for ``self`` of a local class with ``acquire`` and no ``__enter__``."""
+        if self.values.instance_of(receiver, LOGGING_HANDLERS):
+            return False
+        cls = self.values.classes.self_class(receiver)
+        return cls is None or self.values.classes.lookup(cls, "acquire") is None \
+            or self.values.classes.lookup(cls, "__enter__") is not None
 
     def _fresh_local(self, receiver: cst.BaseExpression) -> bool:
         """A lock this very function creates (``lock = threading.Lock()``,

@@ -37,10 +37,24 @@ class AcquireWithoutTryFinally(Rule):
     `try: ... finally: events_lock.release()`.
 
     ## Known limitations
-    - Lock-like means: every value bound to it in the module is a `threading`,
-      `multiprocessing` or `asyncio` lock, condition or semaphore, or its type
-      is unknown and its name says lock (see TL301's heuristic). Connection
-      pools and other objects with an `acquire()` method are not judged.
+    - Lock-like means: its type is known to be a `threading`,
+      `multiprocessing` or `asyncio` lock, condition or semaphore, or a class
+      whose `acquire()` takes a lock (a `logging.Handler`, any handler of
+      `logging` and `logging.handlers`, a local subclass of one, a local class
+      whose `acquire` method acquires a lock); or its type is unknown and its
+      name says lock (see TL301's heuristic). A type is known from every
+      value bound to the name or `self.<attr>` (constructor calls,
+      `logging.getLogger()`), a parameter's annotation (`h: logging.Handler`,
+      `Optional[...]`, `... | None`; not a string annotation), an enclosing
+      `if isinstance(h, logging.Handler):`, or a loop over a logger's
+      `handlers` (`for h in logging.getLogger().handlers:`, also through
+      `list()`, `reversed()` or `[:]`; the logger itself must be known). An
+      object is not judged lock-like because the function calls both its
+      `acquire()` and its `release()`: that is required of every finding
+      anyway, so it would judge connection pools, reference counts and
+      other objects with those methods whose leak is not a lock held
+      forever. `for h in logger.handlers:` with `logger` a parameter of
+      unknown type is silent.
     - Where the line is drawn between a critical section and a lock used as
       a signal: only an `acquire()` whose function also calls `release()` on
       the same expression is judged, and not when the code after it
@@ -98,8 +112,10 @@ class AcquireWithoutTryFinally(Rule):
             if not acquires.paired(candidate) or acquires.protected(candidate):
                 continue
             lock = snippet(method_receiver(candidate.call))
+            fix = f"use `with {lock}:`" if candidate.supports_with else \
+                f"put the work in `try:` right after it and `{lock}.release()` in its `finally:`"
             self.report(
                 candidate.call,
                 f"`{lock}.acquire()` is not followed by `try:`/`finally: {lock}.release()`, so an "
-                f"exception before the release leaves it held forever; use `with {lock}:`",
+                f"exception before the release leaves it held forever; {fix}",
             )
