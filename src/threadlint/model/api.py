@@ -152,6 +152,8 @@ TEST_CASES: Tuple[str, ...] = (
     "django.test.SimpleTestCase", "django.test.TransactionTestCase")
 #: ``threading.enumerate()``: every live thread.
 THREAD_LISTINGS: Tuple[str, ...] = ("threading.enumerate",)
+#: ``while threading.active_count() > 1:`` waits for every other thread.
+THREAD_COUNTS: Tuple[str, ...] = ("threading.active_count", "threading.activeCount")
 #: ``multiprocessing.active_children()`` joins the children that have finished.
 PROCESS_REAPERS: Tuple[str, ...] = ("multiprocessing.active_children",)
 #: Every qualified name whose call (or a method call on whose result) can make
