@@ -26,6 +26,7 @@ from threadlint.model import (
     Values,
     closure,
 )
+from threadlint.model.api import LOGGING_HANDLERS
 from threadlint.rules import ALL_RULES
 from threadlint.rules.base import Rule
 from threadlint.settings import Settings
@@ -264,6 +265,70 @@ def test_acquires_pair_and_protect() -> None:
     judged = [(c.unit.name.value, acquires.paired(c), acquires.protected(c))
               for c in acquires.candidates]
     assert judged == [("bare", True, False), ("safe", True, True)]
+
+
+def test_acquires_follow_if_branches_and_enclosing_tries() -> None:
+    model = build("""
+        import threading
+        lock = threading.Lock()
+        def nested(cond):
+            locked = False
+            try:
+                if cond:
+                    lock.acquire()
+                    locked = True
+                work()
+            finally:
+                if locked:
+                    lock.release()
+        def conditional(cond):
+            if cond:
+                lock.acquire()
+            work()
+            if cond:
+                lock.release()
+        def gated(cond):
+            if cond:
+                lock.acquire()
+            try:
+                work()
+            finally:
+                if cond:
+                    lock.release()
+    """, Acquires)
+    acquires = model[Acquires]
+    judged = [(c.unit.name.value, len(c.enclosing_tries), acquires.protected(c))
+              for c in acquires.candidates]
+    assert judged == [("nested", 1, True), ("conditional", 0, False), ("gated", 0, True)]
+
+
+def test_values_know_instances_from_annotations_narrowing_and_known_attributes() -> None:
+    model = build("""
+        import logging
+        from typing import Optional
+        def f(a: logging.Handler, b: Optional[logging.StreamHandler], c, d: "logging.Handler", items):
+            for e in logging.getLogger().handlers:
+                pass
+            for g in list(logging.root.handlers):
+                pass
+            for h in c.handlers:
+                pass
+            if isinstance(items, logging.Handler):
+                use(items)
+            use(items)
+            return a, b, c, d, e, g, h
+        class Mine(logging.FileHandler):
+            def emit(self, record):
+                return self
+    """, Values)
+    values, names = model[Values], model[Names]
+    returned = names.functions[functions(model)["f"]].returns[0].value
+    known = [values.instance_of(element.value, LOGGING_HANDLERS) for element in returned.elements]
+    assert known == [True, True, False, False, True, True, False]
+    uses = [call.args[0].value for call in calls(model, "use")]
+    assert [values.instance_of(use, LOGGING_HANDLERS) for use in uses] == [True, False]
+    mine = names.functions[functions(model)["emit"]].returns[0].value
+    assert values.instance_of(mine, LOGGING_HANDLERS)
 
 
 def test_local_locks_tell_guarding_from_escaping() -> None:

@@ -1,10 +1,12 @@
 """Acquires: ``L.acquire()`` statements and the releases that pair with them.
 
 Fed by the engine's replay. For every ``L.acquire()`` used as a statement on
-a lock-like object (:func:`~threadlint.model.locks.is_lock_like`) it records a
+a lock-like object (:func:`~threadlint.model.locks.acquire_key`) it records a
 :class:`Candidate`: the ``try`` that may protect it (the statement after it,
-past harmless assignments, or the ``try`` around it) and whether the
-statement after that ``try`` releases it. It also records which locks each
+past harmless assignments, or every ``try`` around it, however deep in
+``if``/``for``/``with`` blocks) and whether the statement after that ``try``
+releases it. An acquire that ends a branch of an ``if`` (``if use_lock:
+L.acquire()``) is judged by the statements after the ``if``. It also records which locks each
 ``finally:``/``except:`` body releases and which locks each function releases
 anywhere, so a candidate can be asked whether it is *paired* (released in the
 same function) and *protected* (released when something raises).
@@ -19,13 +21,13 @@ very next statement.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union, cast
 
 import libcst as cst
 
-from threadlint.model.api import ALL_LOCK_CONSTRUCTORS
+from threadlint.model.api import ALL_LOCK_CONSTRUCTORS, LOGGING_HANDLERS
 from threadlint.model.core import Model, Provider, Unit
-from threadlint.model.locks import is_lock_like, is_lockish_name, release_key, statement_releases
+from threadlint.model.locks import acquire_key, is_lockish_name, release_key, statement_releases
 from threadlint.model.names import Names
 from threadlint.model.syntax import core_identifier, expr_key, identifier_words, method_call, method_receiver
 from threadlint.model.values import Values
@@ -47,7 +49,26 @@ class Candidate:
     key: str
     next_try: Optional[cst.CSTNode]  # a `try` that may still make it safe
     release_after_try: bool  # the statement after that `try` releases the lock
-    enclosing_try: Optional[cst.CSTNode] = None  # the `try` whose body holds the acquire
+    #: The ``try`` statements whose body, ``except:`` or ``else:`` holds the
+    #: acquire (at any depth within the function), innermost last: their
+    #: ``finally:`` runs however the code after the acquire fails.
+    enclosing_tries: Tuple[cst.CSTNode, ...] = ()
+    #: ``with L:`` works: False for an object whose ``acquire()`` takes a lock
+    #: but that is no context manager (a ``logging.Handler``).
+    supports_with: bool = True
+
+
+class _Block(NamedTuple):
+    """Where a block of statements sits, as far as an acquire in it cares."""
+
+    tries: Tuple[cst.CSTNode, ...] = ()  # see Candidate.enclosing_tries
+    #: For a branch of an ``if``: the statements of the block holding that
+    #: ``if``, the ``if``'s index there and that block, so an acquire ending
+    #: the branch is judged by what runs after the ``if``.
+    after: Optional[Tuple[Sequence[cst.BaseStatement], int, _Block]] = None
+
+
+_NO_CONTEXT = _Block()
 
 
 class Acquires(Provider):
@@ -65,24 +86,56 @@ class Acquires(Provider):
         self.releases: Set[Tuple[Optional[cst.CSTNode], str]] = set()
         self._handlers: List[cst.CSTNode] = []  # open `finally:` and `except:` blocks
         self._released_in: Dict[cst.CSTNode, Set[str]] = {}
-        self._try_bodies: Dict[cst.CSTNode, cst.CSTNode] = {}
+        self._contexts: Dict[cst.CSTNode, _Block] = {}  # blocks not yet visited
 
     def paired(self, candidate: Candidate) -> bool:
         """The function that acquires also releases the same lock expression."""
         return (candidate.unit, candidate.key) in self.releases
 
     # -- collecting ------------------------------------------------------------
+    # Blocks are visited parents first: scanning a block registers, for each
+    # block of its compound statements, where that block sits (_Block).
     def visit_Module(self, node: cst.Module) -> None:
-        self._scan(node.body)
+        self._scan(node.body, _Block())
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        self._scan(node.body, self._try_bodies.get(node))
+        self._scan(node.body, self._contexts.pop(node, _NO_CONTEXT))
 
-    def visit_Try(self, node: cst.Try) -> None:
-        self._try_bodies[node.body] = node
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        # `if use_lock: lock.acquire()` on one line: the suite is its only statement.
+        self._scan([cast(cst.BaseStatement, node)], self._contexts.pop(node, _NO_CONTEXT))
 
-    def visit_TryStar(self, node: cst.TryStar) -> None:
-        self._try_bodies[node.body] = node
+    def _register(self, stmt: cst.BaseStatement, statements: Sequence[cst.BaseStatement],
+                  index: int, context: _Block) -> None:
+        """Note where each block of the compound statement ``stmt`` sits."""
+        contexts = self._contexts
+        if isinstance(stmt, cst.If):
+            branch = _Block(context.tries, (statements, index, context))
+            current: cst.If = stmt
+            while True:  # the `if`, its `elif`s and its `else`
+                contexts[current.body] = branch
+                orelse = current.orelse
+                if isinstance(orelse, cst.If):
+                    current = orelse
+                    continue
+                if isinstance(orelse, cst.Else):
+                    contexts[orelse.body] = branch
+                break
+        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+            # Its `finally:` runs after the body, an `except:` or the `else:`.
+            inside = _Block(context.tries + (stmt,))
+            contexts[stmt.body] = inside
+            for handler in stmt.handlers:
+                contexts[handler.body] = inside
+            if stmt.orelse is not None:
+                contexts[stmt.orelse.body] = inside
+            if stmt.finalbody is not None:
+                contexts[stmt.finalbody.body] = _Block(context.tries)
+        elif isinstance(stmt, (cst.For, cst.While, cst.With, cst.Match)):
+            plain = _Block(context.tries)
+            for block in _child_suites(stmt):
+                contexts[block] = plain
+        # A def or class starts a new unit: nothing carries over.
 
     # Which locks each `finally:`/`except:` body releases, for judging the
     # `try` that follows an acquire once the whole module has been seen.
@@ -126,10 +179,10 @@ class Acquires(Provider):
                 for handler in self._handlers:
                     self._released_in[handler].add(_ANY_RELEASE)
 
-    def _scan(self, statements: Sequence[cst.BaseStatement],
-              enclosing_try: Optional[cst.CSTNode] = None) -> None:
+    def _scan(self, statements: Sequence[cst.BaseStatement], context: _Block) -> None:
         for index, stmt in enumerate(statements):
-            if not isinstance(stmt, cst.SimpleStatementLine):
+            if not isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                self._register(stmt, statements, index, context)
                 continue
             for position, small in enumerate(stmt.body):
                 call = method_call(small.value, "acquire") \
@@ -137,7 +190,7 @@ class Acquires(Provider):
                 if call is None:
                     continue
                 receiver = method_receiver(call)
-                if not is_lock_like(self.values, receiver) or self._fresh_local(receiver):
+                if acquire_key(self.values, call) is None or self._fresh_local(receiver):
                     continue
                 key = expr_key(receiver)
                 unit = self._cursor.unit
@@ -149,31 +202,55 @@ class Acquires(Provider):
                     if not (isinstance(following, cst.Expr)
                             and self._releases(following.value, key)):
                         self.candidates.append(Candidate(unit, call, key, None, False,
-                                                          enclosing_try))
+                                                          context.tries,
+                                                          self._supports_with(receiver)))
                     continue
-                self._judge_following(call, key, statements[index + 1:], enclosing_try)
+                self._judge_following(call, key, reentrant, statements[index + 1:], context,
+                                      self._supports_with(receiver))
 
-    def _judge_following(self, call: cst.Call, key: str, rest: Sequence[cst.BaseStatement],
-                         enclosing_try: Optional[cst.CSTNode]) -> None:
+    def _judge_following(self, call: cst.Call, key: str, reentrant: bool,
+                         rest: Sequence[cst.BaseStatement], context: _Block,
+                         supports_with: bool) -> None:
         unit = self._cursor.unit
-        position = 0
-        while position < len(rest) and _harmless(rest[position]):
-            position += 1
+        tries = context.tries
+        skipped = False  # harmless statements run between the acquire and what follows
+        while True:
+            position = 0
+            while position < len(rest) and _harmless(rest[position]):
+                position += 1
+            skipped = skipped or position > 0
+            if position < len(rest) or context.after is None:
+                break
+            # The acquire ends a branch of an `if` (`if use_lock: lock.acquire()`):
+            # what it protects is what runs after the `if`.
+            statements, index, context = context.after
+            rest = statements[index + 1:]
+            if _hands_off(rest, key, reentrant, False):
+                return
         if position >= len(rest):
-            if position == 0:
+            if not skipped:
                 return  # the acquire ends its block: released elsewhere, by design
-            self.candidates.append(Candidate(unit, call, key, None, False, enclosing_try))
+            self.candidates.append(Candidate(unit, call, key, None, False, tries, supports_with))
             return
         following = rest[position]
-        if position == 0 and key in statement_releases(following):
+        if not skipped and _releases_first(following, key):
             return  # nothing runs in between
         if isinstance(following, (cst.Try, cst.TryStar)):
             after = rest[position + 1] if position + 1 < len(rest) else None
-            release_after = after is not None and key in statement_releases(after)
-            self.candidates.append(Candidate(unit, call, key, following, release_after,
-                                              enclosing_try))
+            release_after = after is not None and _releases_first(after, key)
+            self.candidates.append(Candidate(unit, call, key, following, release_after, tries,
+                                              supports_with))
             return
-        self.candidates.append(Candidate(unit, call, key, None, False, enclosing_try))
+        self.candidates.append(Candidate(unit, call, key, None, False, tries, supports_with))
+
+    def _supports_with(self, receiver: cst.BaseExpression) -> bool:
+        """``with receiver:`` would take the lock: not so for a logging handler,
+        nor for ``self`` of a local class with ``acquire`` and no ``__enter__``."""
+        if self.values.instance_of(receiver, LOGGING_HANDLERS):
+            return False
+        cls = self.values.classes.self_class(receiver)
+        return cls is None or self.values.classes.lookup(cls, "acquire") is None \
+            or self.values.classes.lookup(cls, "__enter__") is not None
 
     def _fresh_local(self, receiver: cst.BaseExpression) -> bool:
         """A lock this very function creates (``lock = threading.Lock()``,
@@ -205,10 +282,10 @@ class Acquires(Provider):
     def protected(self, candidate: Candidate) -> bool:
         """The ``try`` after (or around) the acquire releases the lock when it fails."""
         wanted = {candidate.key, _ANY_RELEASE}
-        outer = candidate.enclosing_try
-        if isinstance(outer, (cst.Try, cst.TryStar)) and outer.finalbody is not None \
-                and self._released_in.get(outer.finalbody, set()) & wanted:
-            return True  # `try: L.acquire() ... finally: L.release()`
+        for outer in candidate.enclosing_tries:
+            if isinstance(outer, (cst.Try, cst.TryStar)) and outer.finalbody is not None \
+                    and self._released_in.get(outer.finalbody, set()) & wanted:
+                return True  # `try: [if c:] L.acquire() ... finally: L.release()`
         node = candidate.next_try
         if not isinstance(node, (cst.Try, cst.TryStar)):
             return False
@@ -254,7 +331,7 @@ def _hands_off(statements: Sequence[cst.BaseStatement], key: str, reentrant: boo
     for stmt in statements:
         if key in statement_releases(stmt):
             return False  # the critical section ends here
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for small in stmt.body:
                 if isinstance(small, cst.Return) or \
                         (not in_loop and isinstance(small, (cst.Break, cst.Continue))):
@@ -274,7 +351,7 @@ def _hands_off(statements: Sequence[cst.BaseStatement], key: str, reentrant: boo
 def statement_acquires_keys(stmt: cst.CSTNode) -> List[str]:
     """Receivers of ``X.acquire()`` statements, without judging lock-likeness."""
     keys = []
-    if isinstance(stmt, cst.SimpleStatementLine):
+    if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
         for small in stmt.body:
             if isinstance(small, cst.Expr):
                 call = method_call(small.value, "acquire")
@@ -285,8 +362,13 @@ def statement_acquires_keys(stmt: cst.CSTNode) -> List[str]:
 
 def _child_blocks(stmt: cst.CSTNode) -> List[Sequence[cst.BaseStatement]]:
     """Statement lists directly inside a compound statement."""
-    blocks: List[Sequence[cst.BaseStatement]] = []
-    suites: List[Optional[cst.CSTNode]] = []
+    return [suite.body if isinstance(suite, cst.IndentedBlock) else [cast(cst.BaseStatement, suite)]
+            for suite in _child_suites(stmt)]
+
+
+def _child_suites(stmt: cst.CSTNode) -> List[cst.BaseSuite]:
+    """The blocks directly inside a compound statement."""
+    suites: List[cst.BaseSuite] = []
     if isinstance(stmt, (cst.If, cst.For, cst.While, cst.With)):
         suites.append(stmt.body)
         orelse = getattr(stmt, "orelse", None)
@@ -304,10 +386,18 @@ def _child_blocks(stmt: cst.CSTNode) -> List[Sequence[cst.BaseStatement]]:
             suites.append(stmt.finalbody.body)
     elif isinstance(stmt, cst.Match):
         suites.extend(case.body for case in stmt.cases)
-    for suite in suites:
-        if isinstance(suite, cst.IndentedBlock):
-            blocks.append(suite.body)
-    return blocks
+    return suites
+
+
+def _releases_first(stmt: cst.BaseStatement, key: str) -> bool:
+    """``L.release()``, or ``if use_lock: L.release()`` (the branch starts with it)."""
+    if key in statement_releases(stmt):
+        return True
+    if isinstance(stmt, cst.If):
+        body = stmt.body
+        first = body.body[0] if isinstance(body, cst.IndentedBlock) else body
+        return key in statement_releases(first)
+    return False
 
 
 def _mentions_release(func: cst.BaseExpression) -> bool:

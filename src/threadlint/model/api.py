@@ -87,6 +87,37 @@ ASYNC_LOCK_CONSTRUCTORS: Mapping[str, str] = _frozen({
 ALL_LOCK_CONSTRUCTORS: Mapping[str, str] = _frozen({**THREAD_LOCK_CONSTRUCTORS,
                                                    **ASYNC_LOCK_CONSTRUCTORS})
 
+#: logging's handler classes: ``Handler.acquire()``/``release()`` take and drop
+#: the handler's own ``RLock`` (``self.lock``).
+LOGGING_HANDLERS: FrozenSet[str] = frozenset({
+    "logging.Handler", "logging.StreamHandler", "logging.FileHandler", "logging.NullHandler",
+    "logging.handlers.BaseRotatingHandler", "logging.handlers.RotatingFileHandler",
+    "logging.handlers.TimedRotatingFileHandler", "logging.handlers.WatchedFileHandler",
+    "logging.handlers.SocketHandler", "logging.handlers.DatagramHandler",
+    "logging.handlers.SysLogHandler", "logging.handlers.SMTPHandler",
+    "logging.handlers.NTEventLogHandler", "logging.handlers.HTTPHandler",
+    "logging.handlers.BufferingHandler", "logging.handlers.MemoryHandler",
+    "logging.handlers.QueueHandler",
+})
+#: Classes whose instances' ``acquire()``/``release()`` take and drop a lock:
+#: the lock types (as annotations and in ``isinstance``) and logging's handlers.
+LOCKING_CLASSES: FrozenSet[str] = frozenset(ALL_LOCK_CONSTRUCTORS) | LOGGING_HANDLERS
+#: logging's loggers.
+LOGGERS: FrozenSet[str] = frozenset({"logging.Logger", "logging.RootLogger"})
+#: Calls that return an instance of a known class.
+RETURNED_CLASS: Mapping[str, str] = _frozen({
+    "logging.getLogger": "logging.Logger",
+})
+#: Module-level objects of a known class.
+MODULE_OBJECTS: Mapping[str, str] = _frozen({
+    "logging.root": "logging.RootLogger",
+})
+#: Attributes of instances of known classes holding a container of instances of
+#: another: attribute -> (the owner's classes, the elements' class).
+ELEMENT_ATTRIBUTES: Mapping[str, Tuple[FrozenSet[str], str]] = _frozen({
+    "handlers": (LOGGERS, "logging.Handler"),
+})
+
 #: Methods of a lock a local lock may be used through without escaping.
 LOCK_METHODS: FrozenSet[str] = frozenset({
     "acquire", "release", "locked", "notify", "notify_all", "notifyAll", "wait", "wait_for",
@@ -121,6 +152,8 @@ TEST_CASES: Tuple[str, ...] = (
     "django.test.SimpleTestCase", "django.test.TransactionTestCase")
 #: ``threading.enumerate()``: every live thread.
 THREAD_LISTINGS: Tuple[str, ...] = ("threading.enumerate",)
+#: ``while threading.active_count() > 1:`` waits for every other thread.
+THREAD_COUNTS: Tuple[str, ...] = ("threading.active_count", "threading.activeCount")
 #: ``multiprocessing.active_children()`` joins the children that have finished.
 PROCESS_REAPERS: Tuple[str, ...] = ("multiprocessing.active_children",)
 #: Every qualified name whose call (or a method call on whose result) can make

@@ -11,7 +11,7 @@ finds nothing.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Mapping, Optional
+from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional
 
 import libcst as cst
 
@@ -41,6 +41,7 @@ class Classes(Provider):
         self.test_cases: Dict[cst.ClassDef, str] = self._find_subclasses(
             {name: "test" for name in TEST_CASES})
         self._executor_classes: Optional[Dict[cst.ClassDef, str]] = None
+        self._derived: Dict[FrozenSet[str], Dict[cst.ClassDef, str]] = {}
 
     @property
     def executor_classes(self) -> Dict[cst.ClassDef, str]:
@@ -49,6 +50,14 @@ class Classes(Provider):
         if self._executor_classes is None:
             self._executor_classes = self._find_subclasses(EXECUTOR_CONSTRUCTORS)
         return self._executor_classes
+
+    def derives_from(self, cls: cst.ClassDef, classes: FrozenSet[str]) -> bool:
+        """``cls`` derives, through local classes, from one of ``classes``
+        (qualified names of classes of other modules)."""
+        found = self._derived.get(classes)
+        if found is None:
+            found = self._derived[classes] = self._find_subclasses({name: name for name in classes})
+        return cls in found
 
     # -- hierarchy -------------------------------------------------------------
     def local_bases(self, cls: cst.ClassDef) -> List[cst.ClassDef]:

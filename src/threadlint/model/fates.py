@@ -33,6 +33,7 @@ from threadlint.model.api import (
     NEUTRAL_BUILTINS,
     PROCESS_REAPERS,
     THREAD_CONSTRUCTORS,
+    THREAD_COUNTS,
     THREAD_LISTINGS,
     TRANSPARENT_BUILTINS,
 )
@@ -113,6 +114,8 @@ class Fates(Provider):
         self.creations: List[Creation] = []
         self.class_daemon: Dict[cst.ClassDef, List[Optional[cst.BaseExpression]]] = {}
         self.thread_listings: List[cst.Call] = []  # threading.enumerate()
+        # Where threading.enumerate() and threading.active_count() are called.
+        self._listing_sites: List[Site] = []
         #: The module calls ``multiprocessing.active_children()``, which joins
         #: the children that have finished.
         self.reaps_processes = False
@@ -136,11 +139,14 @@ class Fates(Provider):
             self.creations.append(Creation(node, executor, True, None, self.flow.site()))
         elif called == "__init__":
             self._class_daemon_init(node)
-        elif called in ("enumerate", "active_children") or (
-                isinstance(func, cst.Name) and func.value in ("enumerate", "active_children")):
+        elif called in _LISTING_ATTRS or isinstance(func, cst.Name):
+            # `from threading import enumerate as all_threads` resolves too.
             qualified = self.names.qualified_names(func)
             if qualified.intersection(THREAD_LISTINGS):
                 self.thread_listings.append(node)
+                self._listing_sites.append(self.flow.site())
+            elif qualified.intersection(THREAD_COUNTS):
+                self._listing_sites.append(self.flow.site())
             elif qualified.intersection(PROCESS_REAPERS):
                 self.reaps_processes = True
 
@@ -188,6 +194,9 @@ class Fates(Provider):
         """Follow every creation."""
         if not self.fed:
             return
+        if any(self._in_while_test_at(site) for site in self._listing_sites):
+            # while threading.active_count() > 1: sleep(...), or len(enumerate()).
+            self.joins_all_threads = True
         for listing in self.thread_listings:
             # for t in threading.enumerate(): t.join() joins every thread there is.
             fate = Fate(Creation(listing, "list", False, None, None))
@@ -283,8 +292,10 @@ class Fates(Provider):
 
     def _in_while_test(self, call: cst.Call) -> bool:
         site = self.flow.call_sites.get(call)
-        return site is not None and any(
-            first < site.index < last for first, last in self.flow.while_test_span.values())
+        return site is not None and self._in_while_test_at(site)
+
+    def _in_while_test_at(self, site: Site) -> bool:
+        return any(first < site.index < last for first, last in self.flow.while_test_span.values())
 
     def _unpacked_target(self, literal: cst.CSTNode, element: cst.CSTNode) -> Optional[cst.BaseExpression]:
         """For ``a, b = x, y``: the target that element ``x`` or ``y`` is bound to."""
@@ -380,7 +391,32 @@ class Fates(Provider):
             if builtin in TRANSPARENT_BUILTINS and position == 0:
                 work.append((call, depth))
                 return
+            if builtin == "filter" and position == 1:
+                work.append((call, depth))  # filter(pred, threads): some of the same elements
+                return
         fate.escaped = True
+        # Still an escape, but a local helper that joins its parameter
+        # (`join_quietly(t)`) joins the object.
+        parameter = self._parameter(call, arg, position)
+        if parameter is not None:
+            self._enter(parameter, depth, fate, work)
+
+    def _parameter(self, call: cst.Call, arg: cst.Arg, position: int) -> Optional[Def]:
+        """The binding of the parameter of a local function ``arg`` is passed to."""
+        info = self.values.local_function(call.func)
+        if info is None:
+            return None
+        params = info.node.params
+        if arg.keyword is not None:
+            wanted = arg.keyword.value
+            candidates = [*params.posonly_params, *params.params, *params.kwonly_params]
+            found = next((p for p in candidates if p.name.value == wanted), None)
+        else:
+            positional = [*params.posonly_params, *params.params]
+            if isinstance(call.func, cst.Attribute) and info.self_name is not None:
+                positional = positional[1:]  # self.helper(t): t is the second parameter
+            found = positional[position] if 0 <= position < len(positional) else None
+        return self.flow.defs_by_target.get(found) if found is not None else None
 
     def _is_thread_class(self, expr: cst.BaseExpression) -> bool:
         return self.classes.is_thread_class(expr)
@@ -580,6 +616,9 @@ def _yields_pairs(expr: cst.BaseExpression, names: Names) -> bool:
 
 
 _CONSTRUCTORS = frozenset(THREAD_CONSTRUCTORS) | frozenset(EXECUTOR_CONSTRUCTORS)
+#: ``x.enumerate()``: the attribute names a listing or count call can end in.
+_LISTING_ATTRS = frozenset(name.rsplit(".", 1)[1]
+                           for name in (*THREAD_LISTINGS, *THREAD_COUNTS, *PROCESS_REAPERS))
 #: ``x.Thread(...)``: the attribute names a constructor call through a module can end in.
 _CONSTRUCTOR_ATTRS = frozenset(name.rsplit(".", 1)[1] for name in _CONSTRUCTORS)
 

@@ -20,6 +20,7 @@ from typing import Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Option
 
 import libcst as cst
 
+from threadlint.model.api import LOCKING_CLASSES
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.syntax import core_identifier, expr_key, identifier_words
 from threadlint.model.values import Values
@@ -51,9 +52,10 @@ def is_lockish_name(name: str) -> bool:
 
 
 def is_lock_like(values: Values, expr: cst.BaseExpression) -> bool:
-    """A lock by type (threading, multiprocessing or asyncio), or by name when
-    the type is unknown."""
-    if values.is_any_lock(expr):
+    """A lock by type (threading, multiprocessing or asyncio, or an object whose
+    ``acquire()`` takes a lock, such as a ``logging.Handler``: see
+    :meth:`Values.instance_of`), or by name when the type is unknown."""
+    if values.is_any_lock(expr) or values.instance_of(expr, LOCKING_CLASSES):
         return True
     name = core_identifier(expr)
     return name is not None and is_lockish_name(name)
@@ -199,9 +201,10 @@ def statement_acquires(values: Values, stmt: cst.CSTNode) -> List[str]:
 
 
 def statement_releases(stmt: cst.CSTNode) -> List[str]:
-    """Keys of the locks released by calls that are a simple statement of their own."""
+    """Keys of the locks released by calls that are a simple statement of their own
+    (or of a one-line block, ``if use_lock: L.release()``)."""
     found: List[str] = []
-    if isinstance(stmt, cst.SimpleStatementLine):
+    if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
         for small in stmt.body:
             if isinstance(small, cst.Expr):
                 value = small.value

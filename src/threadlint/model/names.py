@@ -17,7 +17,7 @@ import libcst as cst
 
 from threadlint.model.core import Cursor, Model, Provider, Unit
 from threadlint.model.scopes import BUILTIN_NAMES, Binding, Scope, ScopeBuilder
-from threadlint.walk import Recording, walk
+from threadlint.walk import Recording, children, walk
 
 _MAX_ALIAS_DEPTH = 8  # `a = b`, `b = a` resolves to nothing instead of looping
 
@@ -68,6 +68,8 @@ class _Builder(ScopeBuilder):
         self.methods: Dict[cst.ClassDef, Dict[str, cst.FunctionDef]] = {}
         # self.<attr> = value inside methods; None marks an assignment we can't read.
         self.self_attr_values: Dict[cst.ClassDef, Dict[str, List[Optional[cst.BaseExpression]]]] = {}
+        # (an `if` body, a name, class expressions): `if isinstance(name, C):`.
+        self.narrowings: List[Tuple[cst.BaseSuite, str, Tuple[cst.BaseExpression, ...]]] = []
 
     # Scope push/pop is in ScopeBuilder; extend the def/class hooks.
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -116,6 +118,11 @@ class _Builder(ScopeBuilder):
         at module level and in a lambda."""
         unit = self.cursor.code_unit
         return self.functions.get(unit) if type(unit) is cst.FunctionDef else None
+
+    def visit_If(self, node: cst.If) -> None:
+        # `if isinstance(h, logging.Handler):` narrows `h` in the body.
+        for name, classes in _isinstance_tests(node.test):
+            self.narrowings.append((node.body, name, classes))
 
     def visit_Return(self, node: cst.Return) -> None:
         info = self._current_function()
@@ -166,6 +173,24 @@ class _Builder(ScopeBuilder):
             self._record_self_attr(node.asname.name, node.item)
 
 
+def _isinstance_tests(test: cst.BaseExpression) -> List[Tuple[str, Tuple[cst.BaseExpression, ...]]]:
+    """``isinstance(name, C)`` (``C`` or a tuple of classes), alone or joined by
+    ``and``: what must hold for the body of an ``if`` with this test to run."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _isinstance_tests(test.left) + _isinstance_tests(test.right)
+    if not (isinstance(test, cst.Call) and isinstance(test.func, cst.Name)
+            and test.func.value == "isinstance" and len(test.args) == 2
+            and not any(arg.star or arg.keyword for arg in test.args)
+            and isinstance(test.args[0].value, cst.Name)):
+        return []
+    classes = test.args[1].value
+    if isinstance(classes, cst.Tuple):
+        if any(isinstance(element, cst.StarredElement) for element in classes.elements):
+            return []
+        return [(test.args[0].value.value, tuple(e.value for e in classes.elements))]
+    return [(test.args[0].value.value, (classes,))]
+
+
 def _unpacked(target: Union[cst.Tuple, cst.List],
               value: Optional[cst.BaseExpression]) -> Optional[List[cst.BaseExpression]]:
     """For ``a, b = x, y``: the value each target element gets, when the value
@@ -199,6 +224,8 @@ class Names(Provider):
         self.classes = builder.classes
         self.methods = builder.methods
         self.self_attr_values = builder.self_attr_values
+        self._narrowings = builder.narrowings
+        self._narrowed: Optional[Dict[cst.Name, Tuple[cst.BaseExpression, ...]]] = None
 
     def dismantle(self) -> None:
         """Break the scope <-> binding cycles, which hold the whole tree: with
@@ -255,6 +282,32 @@ class Names(Provider):
         if isinstance(expr, cst.Attribute):
             return frozenset(f"{base}.{expr.attr.value}" for base in self._qualified(expr.value, depth))
         return frozenset()
+
+    def narrowed(self, name: cst.Name) -> Tuple[cst.BaseExpression, ...]:
+        """The classes an ``if isinstance(name, C):`` around this use of ``name``
+        says it is an instance of (one of them, for a tuple); ``()`` when none.
+
+        Only the ``if`` body counts, not code in a nested ``def``, class or
+        lambda there, and not when the body binds the name again.
+        """
+        if self._narrowed is None:
+            self._narrowed = {}
+            for body, bound, classes in self._narrowings:
+                uses: List[cst.Name] = []
+                inside: Set[int] = set()
+                todo: List[cst.CSTNode] = [body]
+                while todo:
+                    node = todo.pop()
+                    if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                        continue
+                    inside.add(id(node))
+                    if isinstance(node, cst.Name) and node.value == bound:
+                        uses.append(node)
+                    todo.extend(children(node))
+                if uses and not any(id(b.node) in inside for b in self.bindings(uses[0])):
+                    for use in uses:
+                        self._narrowed[use] = self._narrowed.get(use, ()) + classes
+        return self._narrowed.get(name, ())
 
     def resolves_to(self, expr: cst.BaseExpression, names: Iterable[str]) -> Optional[str]:
         """The first of ``names`` that ``expr`` resolves to, if any."""

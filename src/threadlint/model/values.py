@@ -9,7 +9,7 @@ from elsewhere) is unknown, and the rules stay silent about unknowns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Mapping, Optional, TypeVar
+from typing import Callable, FrozenSet, List, Mapping, Optional, TypeVar
 
 import libcst as cst
 
@@ -17,8 +17,11 @@ from threadlint.model.api import (
     ALL_LOCK_CONSTRUCTORS,
     CONDITION_CONSTRUCTORS,
     CURRENT_THREAD,
+    ELEMENT_ATTRIBUTES,
     EXECUTOR_CONSTRUCTORS,
+    MODULE_OBJECTS,
     MULTIPROCESSING_CONTEXTS,
+    RETURNED_CLASS,
     THREAD_CONSTRUCTORS,
     THREAD_LOCK_CONSTRUCTORS,
     THREADING_SYNC_CONSTRUCTORS,
@@ -26,6 +29,7 @@ from threadlint.model.api import (
 from threadlint.model.classes import Classes
 from threadlint.model.core import Model, Provider
 from threadlint.model.names import FunctionInfo, Names
+from threadlint.model.scopes import Binding
 from threadlint.model.syntax import is_plain_literal, keyword_or_positional
 
 K = TypeVar("K")
@@ -36,6 +40,8 @@ _SEQUENCE_FACTORIES = ("builtins.tuple", "builtins.list")
 _SCALAR_LITERALS = (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString,
                     cst.FormattedString)
 _MAX_VALUE_DEPTH = 50  # `a = b; b = a` must not recurse forever
+# Builtins giving the same elements as their one argument.
+_SAME_ELEMENTS = ("builtins.list", "builtins.tuple", "builtins.reversed", "builtins.sorted")
 
 KindOf = Callable[[cst.Call], Optional[K]]  # what a call makes, or None
 
@@ -188,6 +194,98 @@ class Values(Provider):
     def is_any_lock(self, expr: cst.BaseExpression) -> bool:
         """A threading, multiprocessing or asyncio lock, condition or semaphore."""
         return self.lock_kind(expr, ALL_LOCK_CONSTRUCTORS) is not None
+
+    # -- instances of known classes -------------------------------------------------
+    def instance_of(self, expr: cst.BaseExpression, classes: FrozenSet[str], depth: int = 0) -> bool:
+        """``expr`` is known to hold an instance of one of ``classes`` (qualified
+        names, see :data:`~threadlint.model.api.LOCKING_CLASSES`) or of a local
+        subclass of one, from
+
+        - a constructor call, or a call known to return one (``logging.getLogger``);
+        - ``self`` in a method of such a local subclass;
+        - an enclosing ``if isinstance(name, C):``;
+        - a parameter's annotation (``h: logging.Handler``, ``Optional[...]``,
+          ``... | None``; not a string);
+        - a loop over an attribute known to hold them (``for h in
+          logger.handlers``, also through ``list()``, ``reversed()``, ``[:]``);
+        - a name or ``self.<attr>`` every binding of which is one of these.
+
+        Anything else is unknown: False.
+        """
+        if depth > _MAX_VALUE_DEPTH:
+            return False
+        names = self.names
+        if isinstance(expr, cst.Call):
+            called = names.qualified_names(expr.func)
+            if called & classes or any(RETURNED_CLASS.get(name) in classes for name in called):
+                return True
+            definition = names.local_definition(expr.func)
+            return isinstance(definition, cst.ClassDef) and self.classes.derives_from(definition, classes)
+        if isinstance(expr, cst.Name):
+            if any(self._is_class(c, classes) for c in names.narrowed(expr)):
+                return True
+            cls = self.classes.self_class(expr)
+            if cls is not None:
+                return self.classes.derives_from(cls, classes)
+            bindings = names.bindings(expr)
+            return bool(bindings) and all(self._binding_instance_of(binding, classes, depth)
+                                          for binding in bindings)
+        if isinstance(expr, cst.Attribute) and names.self_attribute(expr) is None:
+            return any(MODULE_OBJECTS.get(name) in classes for name in names.qualified_names(expr))
+        values = names.assigned_values(expr)
+        return bool(values) and all(self.instance_of(value, classes, depth + 1)
+                                    for value in values or ())
+
+    def _is_class(self, expr: cst.BaseExpression, classes: FrozenSet[str]) -> bool:
+        """``expr`` names one of ``classes`` or a local subclass of one."""
+        if self.names.qualified_names(expr) & classes:
+            return True
+        definition = self.names.local_definition(expr)
+        return isinstance(definition, cst.ClassDef) and self.classes.derives_from(definition, classes)
+
+    def _binding_instance_of(self, binding: Binding, classes: FrozenSet[str], depth: int) -> bool:
+        if binding.kind == "assign" and binding.value is not None:
+            return self.instance_of(binding.value, classes, depth + 1)
+        node = binding.node
+        if binding.kind == "param" and isinstance(node, cst.Param) and node.annotation is not None:
+            return self._annotated(node.annotation.annotation, classes)
+        if binding.kind == "for" and isinstance(node, (cst.For, cst.CompFor)) \
+                and isinstance(node.target, cst.Name):
+            return self._elements_of(node.iter, classes, depth + 1)
+        return False
+
+    def _annotated(self, annotation: cst.BaseExpression, classes: FrozenSet[str]) -> bool:
+        """``C``, ``Optional[C]``, ``Union[C, None]`` or ``C | None``."""
+        if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
+            parts = [annotation.left, annotation.right]
+        elif isinstance(annotation, cst.Subscript) and self.names.resolves_to(
+                annotation.value, ("typing.Optional", "typing.Union")) is not None:
+            parts = [element.slice.value for element in annotation.slice
+                     if isinstance(element.slice, cst.Index)]
+        else:
+            return self._is_class(annotation, classes)
+        kinds = [part for part in parts if not (isinstance(part, cst.Name) and part.value == "None")]
+        return bool(kinds) and all(self._annotated(part, classes) for part in kinds)
+
+    def _elements_of(self, iterable: cst.BaseExpression, classes: FrozenSet[str], depth: int) -> bool:
+        """The elements of ``iterable`` are instances of one of ``classes``."""
+        while True:  # list(x), reversed(x), x[:], x.copy(): the same elements
+            if isinstance(iterable, cst.Call) and len(iterable.args) == 1 \
+                    and self.names.resolves_to(iterable.func, _SAME_ELEMENTS) is not None:
+                iterable = iterable.args[0].value
+            elif isinstance(iterable, cst.Subscript) and len(iterable.slice) == 1 \
+                    and isinstance(iterable.slice[0].slice, cst.Slice):
+                iterable = iterable.value
+            elif isinstance(iterable, cst.Call) and not iterable.args \
+                    and isinstance(iterable.func, cst.Attribute) and iterable.func.attr.value == "copy":
+                iterable = iterable.func.value
+            else:
+                break
+        if not isinstance(iterable, cst.Attribute):
+            return False
+        known = ELEMENT_ATTRIBUTES.get(iterable.attr.value)
+        return known is not None and known[1] in classes \
+            and self.instance_of(iterable.value, known[0], depth + 1)
 
     def condition_constructor(self, call: cst.Call) -> Optional[ConditionConstructor]:
         """The condition variable ``call`` makes (threading, multiprocessing or

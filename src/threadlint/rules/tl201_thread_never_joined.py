@@ -31,11 +31,25 @@ class ThreadNeverJoined(Rule):
     first thread is reported.
 
     ## Why is this bad?
-    Nobody knows when a thread that is never joined has finished: its errors
-    go unnoticed, its results may be read half-written, and at exit the
-    interpreter silently waits for every non-daemon thread, so a forgotten
-    worker hangs the program on shutdown. A `Timer` that is neither joined
-    nor cancelled fires even after its owner is gone.
+    The concrete risk is at exit: the interpreter (and `multiprocessing`, for
+    its child processes) waits for every non-daemon thread before the process
+    ends, also after `sys.exit()` or an uncaught exception. A thread that
+    never ends (a server loop, a worker blocked on a queue, or one waiting
+    for an event that code which failed was to set) keeps the program alive
+    forever: it hangs on shutdown, usually far from the code at fault.
+    Before that, nobody knows when it has finished: its errors go unnoticed
+    and its results may be read half-written. A `Timer` that is neither
+    joined nor cancelled fires even after its owner is gone.
+
+    In tests and examples most threads end on their own right after the
+    main thread waits on an event or a future the thread sets; the risk
+    there is a test run that hangs at exit when something fails before the
+    thread is released. A project that accepts that can turn the rule off
+    for its tests:
+    ```toml
+    [tool.threadlint]
+    per-file-ignores = { "tests/*" = ["TL201"] }
+    ```
 
     ## Example
     ```python
@@ -77,8 +91,12 @@ class ThreadNeverJoined(Rule):
     - is cancelled, terminated, killed or closed, or polled with
       `while t.is_alive():` (or `while any(t.is_alive() for t in ts):`);
     - belongs to a module that joins every thread of
-      `threading.enumerate()`, or, for processes, calls
-      `multiprocessing.active_children()`;
+      `threading.enumerate()` (under any import alias, through `list()`,
+      `filter()` or a comprehension, or passed to a local helper that joins
+      its parameter), or waits in a `while` loop whose test counts threads
+      (`threading.active_count()`, `len(threading.enumerate())`), or, for
+      processes, calls `multiprocessing.active_children()`; a join of
+      every thread in another module is not seen;
     - is a `self.<attr>` whose attribute is joined anywhere in the module as
       `other.<attr>.join()`, or is handed away anywhere as `other.<attr>`;
     - is a local subclass instance on which a method of the class is called
@@ -126,6 +144,10 @@ def _rank(flow: Flow, call: cst.Call) -> int:
     return site.index if site is not None else 0
 
 
+#: What happens to such a thread: the process waits for it at exit.
+_RISK = ", and exit waits for it (forever if it never ends)"
+
+
 def _message(fate: Fate, start: cst.Call) -> str:
     kind = {"timer": "timer", "process": "process"}.get(fate.creation.kind, "thread")
     receiver = start.func.value if isinstance(start.func, cst.Attribute) else start.func
@@ -136,7 +158,7 @@ def _message(fate: Fate, start: cst.Call) -> str:
     cancel_hint = " (or `cancel()` it)" if kind == "timer" else ""
     if isinstance(receiver, cst.Call):
         return (f"{kind} `{snippet(receiver)}` is started with no handle, so it can never be "
-                f"joined: keep it in a variable and call `.join()` on it{cancel_hint}"
+                f"joined{_RISK}: keep it in a variable and call `.join()` on it{cancel_hint}"
                 f"{daemon_hint}")
     if isinstance(receiver, cst.NamedExpr):
         receiver = receiver.target
@@ -145,15 +167,16 @@ def _message(fate: Fate, start: cst.Call) -> str:
             d.kind == "param" and d.name == receiver.value for d in fate.var_defs):
         # The thread subclass starts itself (`self.start()` in one of its methods).
         made = f"{snippet(fate.creation.node.func)}(...)"
-        return (f"{kind} `{made}` starts itself but is never joined: keep the object and call "
+        return (f"{kind} `{made}` starts itself but is never joined{_RISK}: keep the object and call "
                 f"`.join()` on it{cancel_hint}{daemon_hint}")
     if fate.attrs and name.startswith("self."):
         return (f"{kind} `{name}` is started but never joined in any method of "
-                f"`{fate.attrs[0][0].name.value}`: call `{name}.join()` where the object "
+                f"`{fate.attrs[0][0].name.value}`{_RISK}: call `{name}.join()` where the object "
                 f"shuts down (e.g. in `stop()` or `close()`){cancel_hint}{daemon_hint}")
     if fate.in_container:
-        return (f"{kind} `{name}` is started but no element of its container is ever joined: "
+        return (f"{kind} `{name}` is started but no element of its container is ever joined"
+                f"{_RISK}: "
                 f"join them all, e.g. `for {name} in ...: {name}.join()`{cancel_hint}"
                 f"{daemon_hint}")
-    return (f"{kind} `{name}` is started but never joined: call `{name}.join()` "
+    return (f"{kind} `{name}` is started but never joined{_RISK}: call `{name}.join()` "
             f"when its work must be done{cancel_hint}{daemon_hint}")

@@ -37,10 +37,24 @@ class AcquireWithoutTryFinally(Rule):
     `try: ... finally: events_lock.release()`.
 
     ## Known limitations
-    - Lock-like means: every value bound to it in the module is a `threading`,
-      `multiprocessing` or `asyncio` lock, condition or semaphore, or its type
-      is unknown and its name says lock (see TL301's heuristic). Connection
-      pools and other objects with an `acquire()` method are not judged.
+    - Lock-like means: its type is known to be a `threading`,
+      `multiprocessing` or `asyncio` lock, condition or semaphore, or a class
+      whose `acquire()` takes a lock (a `logging.Handler`, any handler of
+      `logging` and `logging.handlers`, a local subclass of one, a local class
+      whose `acquire` method acquires a lock); or its type is unknown and its
+      name says lock (see TL301's heuristic). A type is known from every
+      value bound to the name or `self.<attr>` (constructor calls,
+      `logging.getLogger()`), a parameter's annotation (`h: logging.Handler`,
+      `Optional[...]`, `... | None`; not a string annotation), an enclosing
+      `if isinstance(h, logging.Handler):`, or a loop over a logger's
+      `handlers` (`for h in logging.getLogger().handlers:`, also through
+      `list()`, `reversed()` or `[:]`; the logger itself must be known). An
+      object is not judged lock-like because the function calls both its
+      `acquire()` and its `release()`: that is required of every finding
+      anyway, so it would judge connection pools, reference counts and
+      other objects with those methods whose leak is not a lock held
+      forever. `for h in logger.handlers:` with `logger` a parameter of
+      unknown type is silent.
     - Where the line is drawn between a critical section and a lock used as
       a signal: only an `acquire()` whose function also calls `release()` on
       the same expression is judged, and not when the code after it
@@ -52,8 +66,12 @@ class AcquireWithoutTryFinally(Rule):
         thread's release: a lock or semaphore used as an event.
       Acquiring in one function and releasing in another (`__enter__` and
       `__exit__`, `lock()`/`unlock()` wrappers, semaphores released by another
-      thread) is silent too, as is an `acquire()` that ends its block (`if
-      use_lock: lock.acquire()` followed by a guarded `try`).
+      thread) is silent too, as is an `acquire()` that ends its block, other
+      than a branch of an `if`. An `acquire()` ending an `if` branch (`if
+      use_lock: lock.acquire()`) is judged by what runs after the `if`: a
+      `try` whose `finally:` releases it (`if use_lock: lock.release()`
+      counts) is safe, other work before the (conditional) release is
+      reported.
     - Silent for a lock the same function creates (`lock = threading.Lock()`,
       `sem = self.semtype(2)`, anything called like a lock type): taken by
       hand it is a gate for the threads the function starts, or the subject
@@ -66,9 +84,11 @@ class AcquireWithoutTryFinally(Rule):
       also counts as safe. Plain assignments of names and constants, and
       `acquire()` of further locks, between the `acquire()` and the `try` are
       allowed.
-    - An `acquire()` inside the `try:` it is released in is silent, although
-      a failing `acquire()` then makes the `finally:` release a lock that is
-      not held.
+    - An `acquire()` inside a `try:` (also nested in its `if`, `for` or
+      `with` blocks, or in its `except:`/`else:`) whose `finally:` releases
+      the lock is silent, as in `try: if use_lock: lock.acquire(); locked =
+      True ... finally: if locked: lock.release()`, although a failing
+      `acquire()` can make such a `finally:` release a lock that is not held.
     - A file is only parsed for this rule if `.acquire` appears in it, blanks
       or a backslash continuation allowed after the dot: a comment between
       the dot and `acquire` (legal inside brackets) hides the call.
@@ -92,8 +112,10 @@ class AcquireWithoutTryFinally(Rule):
             if not acquires.paired(candidate) or acquires.protected(candidate):
                 continue
             lock = snippet(method_receiver(candidate.call))
+            fix = f"use `with {lock}:`" if candidate.supports_with else \
+                f"put the work in `try:` right after it and `{lock}.release()` in its `finally:`"
             self.report(
                 candidate.call,
                 f"`{lock}.acquire()` is not followed by `try:`/`finally: {lock}.release()`, so an "
-                f"exception before the release leaves it held forever; use `with {lock}:`",
+                f"exception before the release leaves it held forever; {fix}",
             )
