@@ -1245,3 +1245,35 @@ def test_conditions_know_the_loop_and_the_if_around_a_wait() -> None:
         ("NoneType", False, False, False), ("NoneType", False, False, False)]
     units = {c.unit.name.value: conditions.called_in_loops(c.unit) for c in conditions.calls}
     assert units == {"guarded": False, "looped": False, "helper": True, "inner": False}
+
+
+def test_a_start_override_hands_run_to_the_thread_after_its_hooks() -> None:
+    from threadlint.model import Attributes, Objects, Threads
+
+    model = build("""
+        import threading
+        class Base(threading.Thread):
+            def start(self):
+                self.prepare()
+                super().start()
+                self.after()
+            def prepare(self): pass
+            def after(self): pass
+        class Worker(Base):
+            def run(self):
+                self.state = 1
+            def prepare(self):
+                self.state = 0
+            def after(self):
+                self.state = 2
+    """, Objects)
+    funcs = {f"{n.name.value}@{model[Names].unit_label(n)}": n for n in model[Names].functions}
+    run = funcs["run@Worker.run"]
+    handovers = model[Threads].handovers[run]
+    assert [model[Names].unit_label(unit) for _, unit in handovers] == ["Base.start"]
+    objects = model[Objects]
+    entry = objects.thread_entry(run)
+    assert entry is not None
+    by_unit = {model[Names].unit_label(a.unit): a for a in model[Attributes].changes}
+    assert objects.before_handover(by_unit["Worker.prepare"], entry)
+    assert not objects.before_handover(by_unit["Worker.after"], entry)

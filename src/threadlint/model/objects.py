@@ -33,7 +33,7 @@ from threadlint.model.classes import Classes
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.locks import Locks, strong
 from threadlint.model.names import Names, SelfAttr
-from threadlint.model.threads import REQUEST_HANDLER, ThreadEntry, Threads
+from threadlint.model.threads import REQUEST_HANDLER, CallSite, ThreadEntry, Threads
 from threadlint.model.values import Values
 
 CONSTRUCTION = frozenset({"__init__", "__new__", "__post_init__", "__del__", "setUp", "__setstate__",
@@ -62,10 +62,12 @@ class Objects(Provider):
         # callee -> (caller, lock held at the call, held by a with or a released
         # acquire) for each call
         self._callers: Dict[cst.CSTNode, List[Tuple[Unit, bool, bool]]] = {}
+        self._call_sites: Dict[cst.CSTNode, List[CallSite]] = {}
         for sites in self.threads.calls.values():
             for site in sites:
                 self._callers.setdefault(site.callee, []).append(
                     (site.caller, site.held, site.guarded))
+                self._call_sites.setdefault(site.callee, []).append(site)
         self._locked: Dict[Tuple[cst.CSTNode, bool], bool] = {}
         self._entry_units = {entry.unit for entry in self.threads.entries}
         #: Each concurrent class and (the first reason) why it is one.
@@ -251,8 +253,28 @@ class Objects(Provider):
             if unit is access.unit and self.order(access.node) < self.order(call):
                 return True
         starters = self._starters(entry.unit)
-        return any(site.callee in starters and self.order(access.node) < self.order(site.node)
-                   for site in self.threads.calls.get(access.unit, ()))
+        if any(site.callee in starters and self.order(access.node) < self.order(site.node)
+               for site in self.threads.calls.get(access.unit, ())):
+            return True
+        return self._called_before_handover(access.unit, entry, set())
+
+    def _called_before_handover(self, unit: Unit, entry: ThreadEntry, seen: Set[Unit]) -> bool:
+        """Every call of ``unit`` in the module comes, in its function, before
+        a call that hands ``entry`` to a thread, or from a function that is
+        itself only called so: a hook that ``start()`` runs before
+        ``super().start()``."""
+        if unit in seen or unit in self._entry_units:
+            return False
+        seen.add(unit)
+        sites = self._call_sites.get(unit, ())
+        if not sites:
+            return False
+        handovers = self.threads.handovers.get(entry.unit, ())
+        return all(
+            any(caller is site.caller and self.order(site.node) < self.order(call)
+                for call, caller in handovers)
+            or self._called_before_handover(site.caller, entry, seen)
+            for site in sites)
 
     def _starters(self, entry_unit: Unit) -> Set[cst.CSTNode]:
         """The functions that hand ``entry_unit`` to a thread, and every

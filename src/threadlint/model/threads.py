@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple, cast
 
 import libcst as cst
 
@@ -110,10 +110,33 @@ class Threads(Provider):
         caller = self._cursor.unit
         if caller is None:
             return
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value == "start":
+            self._register_start_override(call)
         keys = self._locks.held_keys()
         held, guarded = bool(keys), bool(strong(keys))
         for callee in self.callees(call.func):
             self.calls.setdefault(caller, []).append(CallSite(caller, callee, call, held, guarded))
+
+    def _register_start_override(self, call: cst.Call) -> None:
+        """``super().start()`` (or ``threading.Thread.start(self)``) inside the
+        ``start()`` of a local Thread subclass hands its ``run()`` to the new
+        thread: what ``start()`` does before that call happens before it."""
+        method = self._cursor.function
+        if method is None or method.name.value != "start":
+            return
+        cls = self.names.method_class(method)
+        if cls is None or self.classes.thread_classes.get(cls) not in ("thread", "timer"):
+            return
+        receiver = cast(cst.Attribute, call.func).value
+        info = self.names.function_info(method)
+        passes_self = bool(call.args) and isinstance(call.args[0].value, cst.Name) \
+            and info is not None and call.args[0].value.value == info.self_name
+        if not (is_super_call(receiver) or (passes_self and self.classes.is_thread_class(receiver))):
+            return
+        for member in [cls, *self.classes.subclasses(cls)]:
+            run = self.classes.lookup(member, "run")
+            if run is not None:
+                self.handovers.setdefault(run, []).append((call, self._cursor.unit))
 
     def finish(self) -> None:
         """Add the ``run()`` of local Thread subclasses to the entries."""

@@ -119,9 +119,10 @@ class UnguardedSharedState(Rule):
       and private methods such code calls. Not public methods of
       `unittest.TestCase` subclasses (the runner calls tests one at a time)
       nor of classes with `async def` methods (their event loop calls them);
-      a hook that an imported base class runs before it starts the thread
-      (watchdog's `on_thread_start`) cannot be seen in one file and counts as
-      concurrent.
+      a hook that `start()` runs before `super().start()` happens before
+      the thread (when every call of it in the module does), but only when
+      that `start()` is in the same file: one an imported base class defines
+      (watchdog's `on_thread_start`) cannot be seen yet.
     - Only `self` inside the class's own methods (and functions nested in
       them) is followed, class-level containers included (`registry = {}` in
       the class body, changed as `self.registry[k] = v`, even in `__init__`,
