@@ -12,6 +12,8 @@ See CONTRIBUTING.md for a complete example.
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from dataclasses import dataclass
 from typing import ClassVar, List, Optional, Sequence, Tuple, Type
 
@@ -90,3 +92,44 @@ def snippet(node: cst.CSTNode, limit: int = 40) -> str:
     except (SyntaxError, ValueError, RecursionError):
         text = " ".join(code.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: Tokens that carry no text of an expression as written.
+_LAYOUT = frozenset({tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                     tokenize.DEDENT, tokenize.ENDMARKER})
+
+
+def quote(node: cst.CSTNode, limit: int = 40) -> str:
+    """Source text of an expression exactly as written (its parentheses and
+    spacing kept), put on one line without comments, shortened for messages.
+    Unlike :func:`snippet`, which normalises through ``ast`` and so shows
+    ``args=(url)`` as ``args=url``, this keeps what a reader must see."""
+    code = cst.Module(body=[]).code_for_node(node)
+    text = _one_line(code)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _one_line(code: str) -> str:
+    """``code`` with its line breaks (and the indentation after them) turned
+    into one space, none after an opening bracket or before a closing one,
+    and its comments dropped; spacing within a line is kept."""
+    lines = code.splitlines(keepends=True)
+    try:
+        tokens = [tok for tok in tokenize.generate_tokens(io.StringIO(code).readline)
+                  if tok.type not in _LAYOUT]
+    except (tokenize.TokenError, SyntaxError):
+        return " ".join(code.split())
+    parts: List[str] = []
+    previous: Optional[tokenize.TokenInfo] = None
+    for tok in tokens:
+        if previous is None:
+            gap = ""
+        elif previous.end[0] == tok.start[0]:
+            gap = lines[tok.start[0] - 1][previous.end[1]:tok.start[1]]
+        elif previous.string in ("(", "[", "{") or tok.string in (")", "]", "}"):
+            gap = ""
+        else:
+            gap = " "
+        parts.append(gap + tok.string)
+        previous = tok
+    return "".join(parts)

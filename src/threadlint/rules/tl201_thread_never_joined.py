@@ -9,7 +9,7 @@ import libcst as cst
 from threadlint.model.api import THREAD_NEEDS
 from threadlint.model.fates import Fate, Fates
 from threadlint.model.flow import Flow
-from threadlint.rules.base import Rule, snippet
+from threadlint.rules.base import Rule, quote
 
 
 class ThreadNeverJoined(Rule):
@@ -157,16 +157,16 @@ def _message(fate: Fate, start: cst.Call) -> str:
         daemon_hint = ", or create it with `daemon=True` if it may be killed at exit"
     cancel_hint = " (or `cancel()` it)" if kind == "timer" else ""
     if isinstance(receiver, cst.Call):
-        return (f"{kind} `{snippet(receiver)}` is started with no handle, so it can never be "
+        return (f"{kind} `{quote(receiver, 80)}` is started with no handle, so it can never be "
                 f"joined{_RISK}: keep it in a variable and call `.join()` on it{cancel_hint}"
                 f"{daemon_hint}")
     if isinstance(receiver, cst.NamedExpr):
         receiver = receiver.target
-    name = snippet(receiver)
+    name = quote(receiver)
     if isinstance(receiver, cst.Name) and any(
             d.kind == "param" and d.name == receiver.value for d in fate.var_defs):
         # The thread subclass starts itself (`self.start()` in one of its methods).
-        made = f"{snippet(fate.creation.node.func)}(...)"
+        made = f"{quote(fate.creation.node.func)}(...)"
         return (f"{kind} `{made}` starts itself but is never joined{_RISK}: keep the object and call "
                 f"`.join()` on it{cancel_hint}{daemon_hint}")
     if fate.attrs and name.startswith("self."):

@@ -7,6 +7,10 @@ from threadlint.model.mutations import Mutation, Mutations
 from threadlint.model.threads import Threads
 from threadlint.rules.base import Rule
 
+#: What to do about it (the docstring's Use instead).
+_REMEDY = (", so concurrent updates can be lost: hold one lock that every thread shares "
+           "(a module-level `threading.Lock()`, `with lock:`) around each change and read of it")
+
 
 class UnlockedGlobalMutation(Rule):
     """## What it does
@@ -136,7 +140,7 @@ class UnlockedGlobalMutation(Rule):
             if entry is None or self._published(mutations, mutation):
                 continue
             where = threads.where(mutation.unit, entry)
-            self.report(mutation.node, f"{mutation.label} mutated in {where} without a lock")
+            self.report(mutation.node, f"{mutation.label} mutated in {where} without a lock{_REMEDY}")
 
     def _published(self, mutations: Mutations, mutation: Mutation) -> bool:
         """A plain rebinding of a global that cannot lose an update or that is
