@@ -678,7 +678,7 @@ def test_json_output_parses_even_with_statistics(tmp_path: Path) -> None:
         ("thread-args-not-tuple", True), ("thread-target-called", False), ("thread-run-called", False)]
     assert data[0]["message"] == TL101_MESSAGE
     assert set(data[0]) == {"path", "line", "column", "end_line", "end_column", "code", "name",
-                            "message", "fixable", "related"}
+                            "message", "fixable", "fix", "related", "noqa_line", "url"}
     assert data[0]["related"] == []  # filled for two-place findings (TL305)
 
 

@@ -16,13 +16,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Any, Dict, Iterable, Optional
 
 from threadlint import __version__
-from threadlint.findings import FileError, Finding, LintResult
+from threadlint.findings import Edit, FileError, Finding, Fix, LintResult
 
 DEFAULT_DIRNAME = ".threadlint_cache"
-_FORMAT = 1
+_FORMAT = 2
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,6 +49,14 @@ def cache_key(source: bytes, codes: Iterable[str], fix: bool, options: str = "")
     return digest.hexdigest()
 
 
+def _fix(data: Optional[Dict[str, Any]]) -> Optional[Fix]:
+    if data is None:
+        return None
+    return Fix(str(data["applicability"]),
+               tuple(Edit(int(e[0]), int(e[1]), int(e[2]), int(e[3]), str(e[4]))
+                     for e in data["edits"]))
+
+
 class Cache:
     def __init__(self, directory: str) -> None:
         self.directory = directory
@@ -65,7 +73,8 @@ class Cache:
                 return None
             findings = [Finding(path, f["line"], f["col"], f["code"], f["message"], f["fixable"],
                                 f.get("end_line"), f.get("end_col"),
-                                tuple((r[0], r[1], r[2]) for r in f.get("related", ())))
+                                tuple((r[0], r[1], r[2]) for r in f.get("related", ())),
+                                f.get("noqa_line"), tuple(f.get("source", ())), _fix(f.get("fix")))
                         for f in entry["findings"]]
             errors = [FileError(path, e["message"], e["warning"]) for e in entry["errors"]]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -82,7 +91,12 @@ class Cache:
             "findings": [
                 {"line": f.line, "col": f.col, "code": f.code, "message": f.message,
                  "fixable": f.fixable, "end_line": f.end_line, "end_col": f.end_col,
-                 "related": [list(r) for r in f.related]}
+                 "related": [list(r) for r in f.related], "noqa_line": f.noqa_line,
+                 "source": list(f.source),
+                 "fix": None if f.fix is None else {
+                     "applicability": f.fix.applicability,
+                     "edits": [[e.line, e.col, e.end_line, e.end_col, e.content]
+                               for e in f.fix.edits]}}
                 for f in result.findings
             ],
             "errors": [{"message": e.message, "warning": e.warning} for e in result.errors],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import io
 import os
 import sys
 from dataclasses import replace
@@ -14,7 +15,7 @@ from threadlint.cache import DEFAULT_DIRNAME, Cache
 from threadlint.config import find_config, load_settings
 from threadlint.discovery import STDIN, discover
 from threadlint.findings import Finding
-from threadlint.output import FORMATS, write_findings, write_statistics
+from threadlint.output import DOCUMENT_FORMATS, FORMATS, wants_color, write_findings, write_statistics
 from threadlint.runner import run, write_atomically
 from threadlint.settings import Settings, SettingsError, validate_selectors
 
@@ -73,8 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--isolated", action="store_true",
                         help="ignore all configuration files")
     out = parser.add_argument_group("output")
-    out.add_argument("--output-format", choices=FORMATS, default="concise",
-                     help="concise (path:line:col: CODE message), json or github")
+    out.add_argument("--output-format", choices=FORMATS, default="concise", metavar="FORMAT",
+                     help="concise (path:line:col: CODE message, the default), full (with the "
+                          "source line), json, json-lines, github, gitlab, junit, sarif or pylint")
+    out.add_argument("--output-file", metavar="PATH",
+                     help="write the report to PATH (replaced atomically) instead of stdout")
     out.add_argument("--statistics", action="store_true",
                      help="print a count per code after the findings")
     out.add_argument("--exit-zero", action="store_true",
@@ -240,11 +244,20 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
     findings.sort(key=lambda f: (f.path, f.line, f.col, f.code, f.message))
     stdin_fixed = args.fix and STDIN in discovered.files and any(f.path == stdin_name for f in fixed)
-    stream = sys.stderr if stdin_fixed else sys.stdout
-    write_findings(findings, args.output_format, stream)
+    stream: TextIO = sys.stderr if stdin_fixed else sys.stdout
+    report = io.StringIO() if args.output_file is not None else stream
+    write_findings(findings, args.output_format, report,
+                   color=args.output_file is None and wants_color(stream))
     if args.statistics:
-        # After a JSON document they would make stdout unparseable.
-        write_statistics(findings, sys.stderr if args.output_format == "json" else stream)
+        # After a document (JSON, XML...) they would make it unparseable.
+        write_statistics(findings, sys.stderr if args.output_format in DOCUMENT_FORMATS else report)
+    if isinstance(report, io.StringIO):
+        try:
+            write_atomically(args.output_file, report.getvalue().encode("utf-8"))
+        except OSError as exc:
+            sys.stderr.write(f"threadlint: error: --output-file: cannot write {args.output_file}: "
+                             f"{exc.strerror or exc}\n")
+            failed = True
     for f in sorted(fixed):
         sys.stderr.write(f"{f.path}:{f.line}:{f.col}: {f.code} fixed: {f.message}\n")
     if fixed:

@@ -14,18 +14,21 @@ import ast
 import gc
 import io
 import itertools
+import re
 import tokenize
 import traceback
 import warnings
+from dataclasses import replace
 from typing import List, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
 
 from threadlint.compat import parse_unvalidated
-from threadlint.findings import FileError, Finding, LintResult
+from threadlint.edits import fix_edit
+from threadlint.findings import MAX_SOURCE_LINES, FileError, Finding, Fix, LintResult
 from threadlint.model import Cursor, Model, Names, Provider, closure
 from threadlint.model.core import Options, schedule
-from threadlint.noqa import noqa_lines, suppressed
+from threadlint.noqa import comment_line, noqa_lines, suppressed
 from threadlint.positions import spans
 from threadlint.prefilter import prefilter_for
 from threadlint.rules import ALL_RULES, SYNTAX_ERROR_CODE
@@ -69,7 +72,9 @@ def _compile_error(path: str, source: bytes) -> Optional[Finding]:
     except SyntaxError as exc:
         line = exc.lineno or 1
         col = exc.offset or 1
-        return Finding(path, line, max(col, 1), SYNTAX_ERROR_CODE, f"SyntaxError: {exc.msg}")
+        text = (exc.text or "").split("\n")[0].rstrip("\r") if exc.lineno else ""
+        return Finding(path, line, max(col, 1), SYNTAX_ERROR_CODE, f"SyntaxError: {exc.msg}",
+                       source=(text,) if text else ())
     except (ValueError, MemoryError) as exc:
         return Finding(path, 1, 1, SYNTAX_ERROR_CODE, f"SyntaxError: {exc}")
     except RecursionError:
@@ -284,10 +289,13 @@ def _report(path: str, source: bytes, module: cst.Module, reports: List[Report],
     try:
         nodes = [report.node for report in reports]
         nodes += [node for report in reports for node, _ in report.related]
+        nodes += [report.fix_node for report in reports
+                  if report.fix_node is not None and report.replacement is not None]
         positions = spans(module, source, nodes, recording)
     except RecursionError:
         return [], [], errors + [FileError(path, "skipped: nesting too deep to locate findings")], module
     noqa = noqa_lines(source)
+    lines = source_lines(source, module.encoding)
     findings: List[Finding] = []
     fixes: List[Tuple[Finding, Report]] = []
     seen = set()
@@ -303,11 +311,35 @@ def _report(path: str, source: bytes, module: cst.Module, reports: List[Report],
                           report.replacement is not None, end_line, end_col, tuple(related))
         if finding in seen or suppressed(noqa, line, finding.code):
             continue
+        fix = None
+        if report.replacement is not None:
+            target = report.fix_node or report.node
+            try:
+                edit = fix_edit(module, lines, positions[target], target, report.replacement)
+            except RecursionError:
+                edit = None
+            fix = Fix("safe", (edit,)) if edit is not None else None
+        finding = replace(finding, noqa_line=comment_line(lines, line, col),
+                          source=_quoted_lines(lines, line, end_line), fix=fix)
         seen.add(finding)
         findings.append(finding)
         if report.replacement is not None:
             fixes.append((finding, report))
     return findings, fixes, errors, module
+
+
+_NEWLINE = re.compile(r"\r\n?|\n")  # libcst's line breaks, so lines count as its positions do
+
+
+def source_lines(source: bytes, encoding: str) -> List[str]:
+    """The source's lines, decoded, without their line breaks."""
+    text = source.decode(encoding, errors="replace")
+    return _NEWLINE.split(text[1:] if text.startswith("\ufeff") else text)
+
+
+def _quoted_lines(lines: List[str], line: int, end_line: Optional[int]) -> Tuple[str, ...]:
+    last = min(end_line or line, line + MAX_SOURCE_LINES - 1, len(lines))
+    return tuple(lines[line - 1:last])
 
 
 def _compiles(path: str, source: bytes) -> bool:

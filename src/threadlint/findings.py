@@ -8,6 +8,35 @@ from typing import List, Optional, Tuple
 #: Another place a finding is about: (line, column, what is there).
 Related = Tuple[int, int, str]
 
+#: How sure a fix is to keep the code's meaning (ruff's terms). Every fix
+#: threadlint has today is "safe"; "unsafe" is reserved for fixes that may
+#: change behaviour and are only applied when asked for.
+APPLICABILITIES = ("safe", "unsafe")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text from (line, col) up to (end_line, end_col), 1-based and
+    end-exclusive, with ``content``."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    content: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A finding's fix: the edits, against the linted source, that make it."""
+
+    applicability: str
+    edits: Tuple[Edit, ...]
+
+
+#: How many source lines a finding keeps for reporters.
+MAX_SOURCE_LINES = 8
+
 
 @dataclass(frozen=True, order=True)
 class Finding:
@@ -23,6 +52,12 @@ class Finding:
     end_col: Optional[int] = None
     #: The other places of a two-place problem (the other side of a race...).
     related: Tuple[Related, ...] = ()
+    # What reporters show, derived from the source: not part of the identity.
+    #: The line a noqa comment goes on to silence this finding.
+    noqa_line: Optional[int] = field(default=None, compare=False)
+    #: The source lines ``line`` .. ``end_line`` (at most MAX_SOURCE_LINES).
+    source: Tuple[str, ...] = field(default=(), compare=False)
+    fix: Optional[Fix] = field(default=None, compare=False)
 
     def concise(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"

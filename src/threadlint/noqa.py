@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from typing import Dict, FrozenSet, Optional
+from typing import Dict, FrozenSet, List, Optional
 
 NOQA_RE = re.compile(
     r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?",
@@ -97,3 +97,28 @@ def suppressed(noqa: NoqaMap, line: int, code: str) -> bool:
     if codes is None:
         return True
     return any(code.startswith(prefix) for prefix in codes)
+
+
+
+def comment_line(lines: List[str], line: int, col: int) -> int:
+    """The line a ``# noqa`` for a finding at (``line``, ``col``) goes on:
+    ``line`` itself, unless it ends inside a string that goes on over later
+    lines or is continued by a backslash, where no comment can be written;
+    then the next line of the statement that can take one (a noqa anywhere
+    in the statement covers it). ``lines`` are the source's lines without
+    their line breaks; only the statement's rest from the finding is read,
+    starting at the finding, which is code, never inside a string."""
+    rest = iter([lines[line - 1][col - 1:] + "\n"] + [text + "\n" for text in lines[line:]])
+    target = line
+    try:
+        for tok in tokenize.generate_tokens(lambda: next(rest, "")):
+            start, end = tok.start[0] + line - 1, tok.end[0] + line - 1
+            if start > target:  # the line before ended in a backslash
+                target = start
+            if tok.type in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.ENDMARKER):
+                return target
+            if end > target:  # a string over several lines: the comment goes after it
+                target = end
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return target

@@ -63,7 +63,13 @@ def write_atomically(path: str, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         try:
-            os.chmod(temp, os.stat(path).st_mode & 0o7777)
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:  # a new file: what open() would give it
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        try:
+            os.chmod(temp, mode)
         except OSError:
             pass
         os.replace(temp, path)
