@@ -256,10 +256,13 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
+    sources = {task.index: task for task in todo}
     for index, result in linted.items():
         results[index] = (result, False)
         if cache is not None and index in keys:
-            cache.put(keys[index], result)
+            task = sources[index]
+            cache.put(keys[index], result, settings.enabled_codes(task.path), task.source, fix,
+                      settings.options_key())
     return [r for r in results if r is not None]
 
 
@@ -286,7 +289,8 @@ def _read(files: List[str], indices: Iterable[int], settings: Settings, fix: boo
         if cache is not None:
             key = cache_key(source, settings.enabled_codes(display), fix,
                             settings.options_key())
-            hit = cache.get(key, display)
+            hit = cache.get(key, display, settings.enabled_codes(display), source, fix,
+                            settings.options_key())
             if hit is not None and not (fix and any(f.fixable for f in hit.findings)):
                 results[index] = (hit, False)
                 continue
