@@ -81,15 +81,21 @@ def _settings_text(codes: Iterable[str], fix: bool, options: str) -> str:
     return ",".join(sorted(codes)) + ("\0fix" if fix else "\0check") + "\0" + options
 
 
-def cache_key(source: bytes, codes: Iterable[str], fix: bool, options: str = "") -> str:
+def source_digest(source: bytes) -> str:
+    return hashlib.sha256(source).hexdigest()
+
+
+def cache_key(source: bytes, codes: Iterable[str], fix: bool, options: str = "",
+              digest: Optional[str] = None) -> str:
     """What a file's result depends on: threadlint itself, the enabled codes,
-    fixing or not, the options rules read, and the bytes."""
-    digest = hashlib.sha256()
-    digest.update(f"threadlint {__version__} {_code_fingerprint()} format {_FORMAT}\0".encode())
-    digest.update(_settings_text(codes, fix, options).encode())
-    digest.update(b"\0")
-    digest.update(source)
-    return digest.hexdigest()
+    fixing or not, the options rules read, and the bytes (their sha256:
+    ``digest`` when the caller has it already)."""
+    key = hashlib.sha256()
+    key.update(f"threadlint {__version__} {_code_fingerprint()} format {_FORMAT}\0".encode())
+    key.update(_settings_text(codes, fix, options).encode())
+    key.update(b"\0")
+    key.update((digest or source_digest(source)).encode())
+    return key.hexdigest()
 
 
 def _line_count(source: bytes) -> int:
@@ -145,10 +151,12 @@ class Cache:
     # -- reading -------------------------------------------------------------
 
     def get(self, key: str, path: str, codes: Iterable[str] = (), source: bytes = b"",
-            fix: bool = False, options: str = "") -> Optional[LintResult]:
+            fix: bool = False, options: str = "", digest: Optional[str] = None,
+            ) -> Optional[LintResult]:
         """The result stored for ``key`` (computed by :func:`cache_key` from
-        the same ``source``, ``codes``, ``fix`` and ``options``), or None for
-        a miss: no entry, or anything wrong with it."""
+        the same ``source``, ``codes``, ``fix`` and ``options``; ``digest``
+        is the sha256 of ``source`` if the caller has it), or None for a
+        miss: no entry, or anything wrong with it."""
         data = self._read(key)
         if data is None:
             return None
@@ -158,12 +166,12 @@ class Cache:
             _check(type(entry) is dict and entry.keys() == _ENTRY_FIELDS)
             _check(entry["key"] == key and entry["version"] == __version__
                    and entry["format"] == _FORMAT)
-            _check(entry["source"] == hashlib.sha256(source).hexdigest())
+            _check(entry["source"] == (digest or source_digest(source)))
             _check(entry["settings"] == _settings_text(enabled, fix, options))
             findings, errors = entry["findings"], entry["errors"]
             _check(type(findings) is list and len(findings) <= MAX_FINDINGS)
             _check(type(errors) is list and len(errors) <= MAX_FINDINGS)
-            lines = _line_count(source)
+            lines = _line_count(source) if findings else 0  # most entries have none
             return LintResult(path, [_finding(path, f, enabled, lines) for f in findings],
                               [_error(path, e) for e in errors])
         except (_Invalid, ValueError, RecursionError, MemoryError):
@@ -200,9 +208,11 @@ class Cache:
             geteuid = getattr(os, "geteuid", None)
             if geteuid is not None and info.st_uid != geteuid():
                 return None
-            data = os.read(fd, MAX_ENTRY_BYTES + 1)
-            while len(data) <= MAX_ENTRY_BYTES:
-                more = os.read(fd, MAX_ENTRY_BYTES + 1 - len(data))
+            # Its size as stat tells (a buffer of the bound for every entry
+            # would cost a 4 MiB allocation each), then up to the bound.
+            data = os.read(fd, info.st_size + 1)
+            while data and len(data) <= MAX_ENTRY_BYTES:
+                more = os.read(fd, min(1 << 16, MAX_ENTRY_BYTES + 1 - len(data)))
                 if not more:
                     break
                 data += more
@@ -223,7 +233,7 @@ class Cache:
             "key": key,
             "version": __version__,
             "format": _FORMAT,
-            "source": hashlib.sha256(source).hexdigest(),
+            "source": source_digest(source),
             "settings": _settings_text(codes, fix, options),
             "findings": [
                 {"line": f.line, "col": f.col, "code": f.code, "message": f.message,

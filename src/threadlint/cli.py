@@ -17,7 +17,7 @@ from threadlint import __version__
 from threadlint.cache import DEFAULT_DIRNAME, Cache
 from threadlint.config import find_config, load_settings
 from threadlint.discovery import STDIN, discover
-from threadlint.findings import FileError, Finding
+from threadlint.findings import FileError, Finding, LintResult
 from threadlint.fixwrite import FixNotWritten, Writer
 from threadlint.output import FORMATS, write_findings, write_statistics
 from threadlint.runner import run
@@ -365,7 +365,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
                         writer.write(result.path, result.linted_digest, result.fixed_source)
                     except FixNotWritten as exc:
                         # The file is as it was: so are its findings.
-                        kept, errors, done = result.unfixed_findings, result.unfixed_errors, []
+                        unfixed = result.unfixed or LintResult(result.path)
+                        kept, errors, done = unfixed.findings, unfixed.errors, []
                         errors = [*errors, FileError(result.path, str(exc))]
             findings.extend(kept)
             fixed.extend(done)

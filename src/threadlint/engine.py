@@ -389,7 +389,7 @@ def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> Lin
     if not fixed:
         return LintResult(path, result.findings, result.errors + refused)
     return LintResult(path, sorted(findings), errors + refused, fixed=fixed, fixed_source=current,
-                      unfixed_findings=result.findings, unfixed_errors=result.errors,
+                      unfixed=result,
                       linted_digest=hashlib.sha256(source).hexdigest())
 
 

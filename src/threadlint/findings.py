@@ -47,10 +47,9 @@ class LintResult:
     errors: List[FileError] = field(default_factory=list)
     fixed: List[Finding] = field(default_factory=list)
     fixed_source: Optional[bytes] = None
-    #: With ``fixed_source``: what the unfixed file holds, reported instead
-    #: when the fix cannot be written.
-    unfixed_findings: List[Finding] = field(default_factory=list)
-    unfixed_errors: List[FileError] = field(default_factory=list)
+    #: With ``fixed_source``: the result without the fixes, reported
+    #: instead when they cannot be written.
+    unfixed: Optional[LintResult] = None
     #: With ``fixed_source``: the sha256 of the bytes that were linted; the
     #: fix is written only over a file that still holds them.
     linted_digest: Optional[str] = None

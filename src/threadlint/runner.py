@@ -25,7 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from threadlint.cache import Cache, cache_key
+from threadlint.cache import Cache, cache_key, source_digest
 from threadlint.discovery import STDIN
 from threadlint.findings import FileError, LintResult
 from threadlint.settings import Settings
@@ -322,10 +322,11 @@ def _read(files: List[str], indices: Iterable[int], settings: Settings, fix: boo
             results[index] = (LintResult(display, errors=[error]), True)
             continue
         if cache is not None:
+            digest = source_digest(source)  # once: the key and the entry's check
             key = cache_key(source, settings.enabled_codes(display), fix,
-                            settings.options_key())
+                            settings.options_key(), digest)
             hit = cache.get(key, display, settings.enabled_codes(display), source, fix,
-                            settings.options_key())
+                            settings.options_key(), digest)
             if hit is not None and not (fix and any(f.fixable for f in hit.findings)):
                 results[index] = (hit, False)
                 continue
