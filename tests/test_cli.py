@@ -18,6 +18,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import pytest
 
+import threadlint
 from threadlint import __version__
 from threadlint.rules import ALL_RULES
 
@@ -797,3 +798,98 @@ def test_guarded_ratio_is_tl305s_precision_knob(tmp_path: Path) -> None:
         b'[tool.threadlint]\nselect = ["TL305"]\nguarded-ratio = 0.9\n')
     strict = tl(["registry.py"], tmp_path)
     assert (strict.returncode, strict.stdout) == (0, b"")
+
+
+# --------------------------------------------------------------------------- #
+# A hostile environment: closed streams, odd configuration, python -m
+# --------------------------------------------------------------------------- #
+
+def _with_fds(args: Sequence[str], cwd: Path, shell_redirect: str) -> subprocess.CompletedProcess:
+    """Run the CLI under ``sh`` with a redirection (``2>&-`` closes stderr)."""
+    command = " ".join([sys.executable, "-m", "threadlint", *args]) + " " + shell_redirect
+    return subprocess.run(["sh", "-c", command], cwd=cwd, capture_output=True, timeout=120)
+
+
+def test_with_stderr_closed_the_findings_are_still_printed(tmp_path: Path) -> None:
+    write(tmp_path, {"jobs.py": JOBS})
+    proc = _with_fds([*PIN, "jobs.py", "missing.py"], tmp_path, "2>&-")
+    assert proc.returncode == 2  # the missing file: its message had nowhere to go
+    assert rows(proc.stdout) == at("jobs.py", JOBS_FINDINGS)
+    clean = _with_fds([*PIN, "jobs.py"], tmp_path, "2>&-")
+    assert clean.returncode == 1 and rows(clean.stdout) == at("jobs.py", JOBS_FINDINGS)
+
+
+def test_with_stdout_closed_the_run_fails_with_a_message(tmp_path: Path) -> None:
+    write(tmp_path, {"jobs.py": JOBS})
+    proc = _with_fds([*PIN, "jobs.py"], tmp_path, ">&-")
+    assert proc.returncode == 2
+    assert err_lines(proc) == ["threadlint: error: standard output is closed: "
+                               "nowhere to write the results"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_stdout_is_one_line_not_an_internal_error(tmp_path: Path) -> None:
+    write(tmp_path, {"jobs.py": JOBS})
+    proc = _with_fds([*PIN, "jobs.py"], tmp_path, ">/dev/full")
+    assert proc.returncode == 2
+    assert err_lines(proc) == ["threadlint: error: cannot write to standard output: "
+                               "No space left on device"]
+
+
+def test_a_closed_stdin_is_a_file_that_cannot_be_read(tmp_path: Path) -> None:
+    write(tmp_path, {"jobs.py": JOBS})
+    proc = _with_fds([*PIN, "-", "jobs.py"], tmp_path, "<&-")
+    assert proc.returncode == 2
+    assert err_lines(proc) == ["threadlint: error: <stdin>: cannot read file: standard input is closed"]
+    assert rows(proc.stdout) == at("jobs.py", JOBS_FINDINGS)
+
+
+def test_a_deeply_nested_toml_is_a_configuration_error(tmp_path: Path) -> None:
+    deep = b"[tool.threadlint]\nselect = " + b"[" * 5000 + b"]" * 5000 + b"\n"
+    write(tmp_path, {"pyproject.toml": deep, "jobs.py": JOBS})
+    proc = tl(["jobs.py"], tmp_path)
+    assert proc.returncode == 2
+    assert err_lines(proc) == [f"threadlint: error: {tmp_path / 'pyproject.toml'}: invalid TOML: "
+                               "nested too deeply to read"]
+
+
+@pytest.mark.parametrize("key, pattern", [
+    ("exclude", '""'), ("exclude", '"/"'), ("extend-exclude", '"//"'),
+])
+def test_a_pattern_that_excludes_every_file_is_refused(tmp_path: Path, key: str, pattern: str) -> None:
+    write(tmp_path, {"pyproject.toml": f"[tool.threadlint]\n{key} = [{pattern}]\n", "jobs.py": JOBS})
+    proc = tl([], tmp_path)
+    assert proc.returncode == 2
+    assert err_lines(proc) == [
+        f"threadlint: error: {tmp_path / 'pyproject.toml'}: [tool.threadlint] {key}: the pattern "
+        f"{pattern.strip(chr(34))!r} would match every file (name a directory or a glob such as "
+        "'build' or '*_pb2.py')"]
+
+
+def test_an_excluding_everything_pattern_on_the_command_line_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, {"jobs.py": JOBS})
+    proc = tl(["--extend-exclude", "/", "."], tmp_path)
+    assert proc.returncode == 2
+    assert err_lines(proc) == ["threadlint: error: --extend-exclude: the pattern '/' would match "
+                               "every file (name a directory or a glob such as 'build' or '*_pb2.py')"]
+
+
+def test_python_m_refuses_to_run_over_a_project_module_shadowing_the_stdlib(tmp_path: Path) -> None:
+    """``runpy`` imports ``warnings`` before threadlint's code runs: the
+    project's module has run, and threadlint says so rather than go on.
+    (``python -S`` so that ``site`` has not imported the real one first.)"""
+    write(tmp_path, {"jobs.py": JOBS, "warnings.py": "SHADOW = True\n"})
+    source_root = Path(threadlint.__file__).resolve().parent.parent  # where threadlint is
+    paths = [str(source_root)] + [p for p in sys.path if p.endswith("site-packages")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    shadowed = subprocess.run([sys.executable, "-S", "-m", "threadlint", *PIN, "jobs.py"],
+                              cwd=tmp_path, capture_output=True, timeout=120, env=env)
+    assert shadowed.returncode == 2
+    assert err_lines(shadowed) == [
+        "threadlint: error: 'python -m' imported warnings from the current directory in place of "
+        "the standard library's before threadlint started; run 'python -P -m threadlint' "
+        "(Python 3.11+) or the 'threadlint' command"]
+    if sys.version_info >= (3, 11):
+        safe = subprocess.run([sys.executable, "-S", "-P", "-m", "threadlint", *PIN, "jobs.py"],
+                              cwd=tmp_path, capture_output=True, timeout=120, env=env)
+        assert (safe.returncode, rows(safe.stdout)) == (1, at("jobs.py", JOBS_FINDINGS))

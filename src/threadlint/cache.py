@@ -4,25 +4,67 @@ An entry is keyed by the file's bytes, threadlint's version and sources, and eve
 that can change that file's result (the codes enabled for it, --fix), so a
 warm run over an unchanged tree parses nothing. Entries are written to a temp
 file and renamed into place, so two runs sharing the cache never read a torn
-entry; an entry that does not decode, or whose key does not match, is ignored
-and rewritten.
+entry.
+
+Every entry is untrusted input: anything odd about it is a miss, never an
+error, a hang or a write elsewhere.
+
+- Reads are bounded (:data:`MAX_ENTRY_BYTES`), of regular files only, opened
+  without following a symbolic link and without blocking (a FIFO planted as
+  an entry is not waited on), and only of files owned by the user running
+  threadlint (another user who can write the directory cannot answer for it).
+- An entry is validated strictly: the exact set of fields, each of its type;
+  the key, threadlint's version, the sha256 of the file's bytes and the
+  settings it was computed with must be the current ones; each finding is a
+  code enabled for the file on a line the file has. A JSON document nested
+  too deeply for the decoder is a miss too.
+- Inside the cache directory no symbolic link is followed, neither to read
+  nor to write (the sub-directories, the entries, ``.gitignore``), and files
+  are only ever created, never opened for writing when they exist.
+
+What this cannot prove: an entry written by someone who can write the cache
+directory as the user is indistinguishable from threadlint's own (the
+secret of a MAC would be stored where they can read it). The cache directory
+must be as trusted as the source tree it describes (README: "The cache").
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from threadlint import __version__
-from threadlint.findings import Edit, FileError, Finding, Fix, LintResult
+from threadlint.findings import MAX_SOURCE_LINES, Edit, FileError, Finding, Fix, LintResult
 
 DEFAULT_DIRNAME = ".threadlint_cache"
-_FORMAT = 2
+_FORMAT = 3
+#: An entry larger than this is not read (a real one is a few kilobytes).
+MAX_ENTRY_BYTES = 4 << 20
+#: Bounds of what an entry may hold.
+MAX_FINDINGS = 100_000
+MAX_MESSAGE = 10_000
+
+_FINDING_FIELDS = frozenset(("line", "col", "code", "message", "fixable", "end_line",
+                             "end_col", "related", "noqa_line", "source", "fix"))
+_APPLICABILITIES = frozenset(("safe", "unsafe"))
+_ERROR_FIELDS = frozenset(("message", "warning"))
+_ENTRY_FIELDS = frozenset(("key", "version", "format", "source", "settings", "findings", "errors"))
+
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+_READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_BINARY", 0))
+_CREATE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                 | getattr(os, "O_BINARY", 0))
+#: Whether files can be opened relative to a directory descriptor (POSIX).
+_DIR_FD = os.open in os.supports_dir_fd and os.replace in os.supports_dir_fd \
+    and os.mkdir in os.supports_dir_fd and os.unlink in os.supports_dir_fd
 
 
 @functools.lru_cache(maxsize=1)
@@ -36,25 +78,91 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def cache_key(source: bytes, codes: Iterable[str], fix: bool, options: str = "") -> str:
+def _settings_text(codes: Iterable[str], fix: bool, options: str) -> str:
+    return ",".join(sorted(codes)) + ("\0fix" if fix else "\0check") + "\0" + options
+
+
+def source_digest(source: bytes) -> str:
+    return hashlib.sha256(source).hexdigest()
+
+
+def cache_key(source: bytes, codes: Iterable[str], fix: bool, options: str = "",
+              digest: Optional[str] = None) -> str:
     """What a file's result depends on: threadlint itself, the enabled codes,
-    fixing or not, the options rules read, and the bytes."""
-    digest = hashlib.sha256()
-    digest.update(f"threadlint {__version__} {_code_fingerprint()} format {_FORMAT}\0".encode())
-    digest.update(",".join(sorted(codes)).encode())
-    digest.update(b"\0fix" if fix else b"\0check")
-    digest.update(b"\0" + options.encode())
-    digest.update(b"\0")
-    digest.update(source)
-    return digest.hexdigest()
+    fixing or not, the options rules read, and the bytes (their sha256:
+    ``digest`` when the caller has it already)."""
+    key = hashlib.sha256()
+    key.update(f"threadlint {__version__} {_code_fingerprint()} format {_FORMAT}\0".encode())
+    key.update(_settings_text(codes, fix, options).encode())
+    key.update(b"\0")
+    key.update((digest or source_digest(source)).encode())
+    return key.hexdigest()
 
 
-def _fix(data: Optional[Dict[str, Any]]) -> Optional[Fix]:
+def _line_count(source: bytes) -> int:
+    return max(source.count(b"\n"), source.count(b"\r")) + 1
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _check(condition: bool) -> None:
+    if not condition:
+        raise _Invalid
+
+
+def _is_int(value: Any, low: int = 1, high: Optional[int] = None) -> bool:
+    return type(value) is int and value >= low and (high is None or value <= high)
+
+
+def _is_text(value: Any) -> bool:
+    return type(value) is str and len(value) <= MAX_MESSAGE
+
+
+def _finding(path: str, data: Any, codes: FrozenSet[str], lines: int) -> Finding:
+    _check(type(data) is dict and data.keys() == _FINDING_FIELDS)
+    line, col, end_line, end_col = data["line"], data["col"], data["end_line"], data["end_col"]
+    _check(_is_int(line, 1, lines) and _is_int(col))
+    _check((end_line is None or _is_int(end_line, line, lines)) and (end_col is None or _is_int(end_col)))
+    _check(type(data["code"]) is str and data["code"] in codes)
+    _check(_is_text(data["message"]) and type(data["fixable"]) is bool)
+    related = data["related"]
+    _check(type(related) is list and len(related) <= MAX_FINDINGS)
+    places: List[Tuple[int, int, str]] = []
+    for place in related:
+        _check(type(place) is list and len(place) == 3)
+        _check(_is_int(place[0], 1, lines) and _is_int(place[1]) and _is_text(place[2]))
+        places.append((place[0], place[1], place[2]))
+    noqa_line, source = data["noqa_line"], data["source"]
+    _check(noqa_line is None or _is_int(noqa_line, 1, lines))
+    _check(type(source) is list and len(source) <= MAX_SOURCE_LINES
+           and all(_is_text(text) for text in source))
+    return Finding(path, line, col, data["code"], data["message"], data["fixable"],
+                   end_line, end_col, tuple(places), noqa_line, tuple(source),
+                   _fix(data["fix"], lines))
+
+
+def _fix(data: Any, lines: int) -> Optional[Fix]:
     if data is None:
         return None
-    return Fix(str(data["applicability"]),
-               tuple(Edit(int(e[0]), int(e[1]), int(e[2]), int(e[3]), str(e[4]))
-                     for e in data["edits"]))
+    _check(type(data) is dict and data.keys() == {"applicability", "edits"})
+    _check(data["applicability"] in _APPLICABILITIES)
+    edits = data["edits"]
+    _check(type(edits) is list and len(edits) <= MAX_FINDINGS)
+    found: List[Edit] = []
+    for edit in edits:
+        _check(type(edit) is list and len(edit) == 5)
+        _check(_is_int(edit[0], 1, lines + 1) and _is_int(edit[1]) and _is_int(edit[2], 1, lines + 1)
+               and _is_int(edit[3]) and type(edit[4]) is str)
+        found.append(Edit(edit[0], edit[1], edit[2], edit[3], edit[4]))
+    return Fix(data["applicability"], tuple(found))
+
+
+def _error(path: str, data: Any) -> FileError:
+    _check(type(data) is dict and data.keys() == _ERROR_FIELDS)
+    _check(_is_text(data["message"]) and type(data["warning"]) is bool)
+    return FileError(path, data["message"], data["warning"])
 
 
 class Cache:
@@ -62,32 +170,93 @@ class Cache:
         self.directory = directory
         self._ready = False
 
-    def _path(self, key: str) -> str:
-        return os.path.join(self.directory, key[:2], key + ".json")
+    # -- reading -------------------------------------------------------------
 
-    def get(self, key: str, path: str) -> Optional[LintResult]:
-        try:
-            with open(self._path(key), encoding="utf-8") as handle:
-                entry = json.load(handle)
-            if entry.get("key") != key or entry.get("version") != __version__:
-                return None
-            findings = [Finding(path, f["line"], f["col"], f["code"], f["message"], f["fixable"],
-                                f.get("end_line"), f.get("end_col"),
-                                tuple((r[0], r[1], r[2]) for r in f.get("related", ())),
-                                f.get("noqa_line"), tuple(f.get("source", ())), _fix(f.get("fix")))
-                        for f in entry["findings"]]
-            errors = [FileError(path, e["message"], e["warning"]) for e in entry["errors"]]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    def get(self, key: str, path: str, codes: Iterable[str] = (), source: bytes = b"",
+            fix: bool = False, options: str = "", digest: Optional[str] = None,
+            ) -> Optional[LintResult]:
+        """The result stored for ``key`` (computed by :func:`cache_key` from
+        the same ``source``, ``codes``, ``fix`` and ``options``; ``digest``
+        is the sha256 of ``source`` if the caller has it), or None for a
+        miss: no entry, or anything wrong with it."""
+        data = self._read(key)
+        if data is None:
             return None
-        return LintResult(path, findings, errors)
+        enabled = frozenset(codes)
+        try:
+            entry = json.loads(data.decode("utf-8"))
+            _check(type(entry) is dict and entry.keys() == _ENTRY_FIELDS)
+            _check(entry["key"] == key and entry["version"] == __version__
+                   and entry["format"] == _FORMAT)
+            _check(entry["source"] == (digest or source_digest(source)))
+            _check(entry["settings"] == _settings_text(enabled, fix, options))
+            findings, errors = entry["findings"], entry["errors"]
+            _check(type(findings) is list and len(findings) <= MAX_FINDINGS)
+            _check(type(errors) is list and len(errors) <= MAX_FINDINGS)
+            lines = _line_count(source) if findings else 0  # most entries have none
+            return LintResult(path, [_finding(path, f, enabled, lines) for f in findings],
+                              [_error(path, e) for e in errors])
+        except (_Invalid, ValueError, RecursionError, MemoryError):
+            return None
 
-    def put(self, key: str, result: LintResult) -> None:
+    def _read(self, key: str) -> Optional[bytes]:
+        """The bytes of the entry file, if it is a regular file of ours of a
+        sane size inside the cache directory (no link followed)."""
+        try:
+            if _DIR_FD:
+                top = os.open(self.directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+                try:
+                    sub = os.open(key[:2], _DIR_FLAGS, dir_fd=top)
+                finally:
+                    os.close(top)
+                try:
+                    fd = os.open(key + ".json", _READ_FLAGS, dir_fd=sub)
+                finally:
+                    os.close(sub)
+            else:  # pragma: no cover - Windows: check each part, then open
+                sub_path = os.path.join(self.directory, key[:2])
+                if not stat.S_ISDIR(os.lstat(sub_path).st_mode):
+                    return None
+                entry_path = os.path.join(sub_path, key + ".json")
+                if not stat.S_ISREG(os.lstat(entry_path).st_mode):
+                    return None
+                fd = os.open(entry_path, _READ_FLAGS)
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES:
+                return None
+            geteuid = getattr(os, "geteuid", None)
+            if geteuid is not None and info.st_uid != geteuid():
+                return None
+            # Its size as stat tells (a buffer of the bound for every entry
+            # would cost a 4 MiB allocation each), then up to the bound.
+            data = os.read(fd, info.st_size + 1)
+            while data and len(data) <= MAX_ENTRY_BYTES:
+                more = os.read(fd, min(1 << 16, MAX_ENTRY_BYTES + 1 - len(data)))
+                if not more:
+                    break
+                data += more
+            return data if len(data) <= MAX_ENTRY_BYTES else None
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    # -- writing -------------------------------------------------------------
+
+    def put(self, key: str, result: LintResult, codes: Iterable[str] = (), source: bytes = b"",
+            fix: bool = False, options: str = "") -> None:
         # Internal errors are not cached: a fixed threadlint should retry them.
         if any(not e.warning for e in result.errors) or result.fixed_source is not None:
             return
-        entry = {
+        entry: Dict[str, Any] = {
             "key": key,
             "version": __version__,
+            "format": _FORMAT,
+            "source": source_digest(source),
+            "settings": _settings_text(codes, fix, options),
             "findings": [
                 {"line": f.line, "col": f.col, "code": f.code, "message": f.message,
                  "fixable": f.fixable, "end_line": f.end_line, "end_col": f.end_col,
@@ -101,23 +270,93 @@ class Cache:
             ],
             "errors": [{"message": e.message, "warning": e.warning} for e in result.errors],
         }
-        target = self._path(key)
+        data = json.dumps(entry).encode("utf-8")
         try:
-            self._prepare()
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(entry, handle)
-            os.replace(temp, target)
+            self._write(key, data)
         except OSError:
             pass  # a cache that cannot be written only costs speed
+
+    def _write(self, key: str, data: bytes) -> None:
+        if not _DIR_FD:  # pragma: no cover - Windows
+            self._write_by_path(key, data)
+            return
+        self._prepare()
+        top = os.open(self.directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            try:
+                os.mkdir(key[:2], 0o777, dir_fd=top)
+            except FileExistsError:
+                pass
+            sub = os.open(key[:2], _DIR_FLAGS, dir_fd=top)  # a link there: ELOOP, no write
+        finally:
+            os.close(top)
+        try:
+            temp = f".threadlint-{os.getpid()}-{secrets.token_hex(8)}.tmp"
+            fd = os.open(temp, _CREATE_FLAGS, 0o644, dir_fd=sub)
+            try:
+                try:
+                    _write_all(fd, data)
+                finally:
+                    os.close(fd)
+                os.replace(temp, key + ".json", src_dir_fd=sub, dst_dir_fd=sub)
+            except BaseException:
+                try:
+                    os.unlink(temp, dir_fd=sub)
+                except OSError:
+                    pass
+                raise
+        finally:
+            os.close(sub)
+
+    def _write_by_path(self, key: str, data: bytes) -> None:  # pragma: no cover - Windows
+        self._prepare()
+        sub = os.path.join(self.directory, key[:2])
+        os.makedirs(sub, exist_ok=True)
+        if not stat.S_ISDIR(os.lstat(sub).st_mode):
+            return
+        temp = os.path.join(sub, f".threadlint-{os.getpid()}-{secrets.token_hex(8)}.tmp")
+        fd = os.open(temp, _CREATE_FLAGS, 0o644)
+        try:
+            try:
+                _write_all(fd, data)
+            finally:
+                os.close(fd)
+            os.replace(temp, os.path.join(sub, key + ".json"))
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
 
     def _prepare(self) -> None:
         if self._ready:
             return
         os.makedirs(self.directory, exist_ok=True)
-        ignore = os.path.join(self.directory, ".gitignore")
-        if not os.path.exists(ignore):
-            with open(ignore, "w", encoding="utf-8") as handle:
-                handle.write("# Created by threadlint.\n*\n")
+        try:
+            if _DIR_FD:
+                top = os.open(self.directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+                try:
+                    fd = os.open(".gitignore", _CREATE_FLAGS, 0o644, dir_fd=top)
+                finally:
+                    os.close(top)
+            else:  # pragma: no cover - Windows
+                fd = os.open(os.path.join(self.directory, ".gitignore"), _CREATE_FLAGS, 0o644)
+        except FileExistsError:
+            pass  # whatever it is (a link too), it is left alone
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.EEXIST):
+                raise
+        else:
+            try:
+                _write_all(fd, b"# Created by threadlint.\n*\n")
+            finally:
+                os.close(fd)
         self._ready = True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]

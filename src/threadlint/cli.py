@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import inspect
 import io
 import os
+import signal
 import sys
+import threading
 from dataclasses import replace
-from typing import Any, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence, Set, TextIO, Tuple
 
 from threadlint import __version__
 from threadlint.cache import DEFAULT_DIRNAME, Cache
 from threadlint.config import find_config, load_settings
 from threadlint.discovery import STDIN, discover
-from threadlint.findings import Finding
+from threadlint.findings import FileError, Finding, LintResult
+from threadlint.fixwrite import FixNotWritten, Writer
 from threadlint.output import DOCUMENT_FORMATS, FORMATS, wants_color, write_findings, write_statistics
 from threadlint.runner import run, write_atomically
-from threadlint.settings import Settings, SettingsError, validate_selectors
+from threadlint.settings import Settings, SettingsError, validate_patterns, validate_selectors
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -124,6 +129,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["ignore"] = given.get("ignore", ())
         changes["extend_select"] = given.get("extend_select", ())
         changes["inherited"] = None if "select" in given else settings.selected_codes()
+    for option in ("exclude", "extend_exclude"):
+        if getattr(args, option) is not None:
+            validate_patterns(getattr(args, option), "--" + option.replace("_", "-"))
     if args.exclude is not None:
         changes["exclude"] = tuple(_from_cwd(pattern) for pattern in args.exclude)
     if args.extend_exclude is not None:
@@ -164,25 +172,150 @@ def _list_rules() -> None:
         sys.stdout.write(f"{rule.code}  {rule.name:<{width}}  {rule.summary}{fix}\n")
 
 
-def _escape_unencodable(stream: TextIO) -> None:
+def _escape_unencodable(stream: Optional[TextIO]) -> None:
     """Write what the terminal's encoding cannot show as escapes, not a crash."""
     if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
-        stream.reconfigure(errors="backslashreplace")
+        stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+
+
+class _OutputError(Exception):
+    """Standard output cannot be written (a closed pipe, a full disk)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _Checked:
+    """Standard output: a failed write is an _OutputError, told apart from
+    every other OSError of the run."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._stream.write(data)
+        except OSError as exc:
+            raise _OutputError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise _OutputError(exc) from None
+
+    @property
+    def buffer(self) -> _Checked:
+        return _Checked(self._stream.buffer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _Quiet:
+    """Standard error: a message that cannot be written is dropped (there is
+    nowhere else to say it), never a crash that loses the findings."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._stream.write(data)
+        except (OSError, ValueError):
+            return len(data)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _open_standard_fds() -> Set[int]:
+    """Give a closed standard descriptor /dev/null, so that no file opened
+    later (a fix being written) can take its number; returns those closed."""
+    closed = set()
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.add(fd)
+    for fd in sorted(closed):
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+        except OSError:
+            continue
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    return closed
+
+
+def _discard_stdout() -> None:
+    """After a failed write, point standard output at /dev/null so that the
+    interpreter's flush at exit has nowhere to fail."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    except OSError:
+        pass
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds: a temporary file being written is removed
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While fixes are written, SIGTERM unwinds like Ctrl-C (elsewhere it
+    kills at once: the workers die with the process)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    closed = _open_standard_fds()
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False, errors="backslashreplace")
+    saved = sys.stdout, sys.stderr
     _escape_unencodable(sys.stdout)
     _escape_unencodable(sys.stderr)
+    sys.stderr = _Quiet(sys.stderr)
     try:
-        return _main(argv)
+        if 1 in closed or sys.stdout is None:
+            sys.stderr.write("threadlint: error: standard output is closed: "
+                             "nowhere to write the results\n")
+            return EXIT_ERROR
+        sys.stdout = _Checked(sys.stdout)
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         sys.stderr.write("threadlint: interrupted\n")
         return 130
-    except BrokenPipeError:
+    except _OutputError as exc:
+        if exc.error.errno != errno.EPIPE:  # a reader that went away needs no message
+            sys.stderr.write(f"threadlint: error: cannot write to standard output: "
+                             f"{exc.error.strerror or exc.error}\n")
+        _discard_stdout()
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
         sys.stderr.write(f"threadlint: error: internal error: {type(exc).__name__}: {exc}\n")
         return EXIT_ERROR
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def _main(argv: Optional[Sequence[str]]) -> int:
@@ -223,24 +356,28 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     results = run(discovered.files, settings, args.fix, stdin_name, jobs, cache)
     findings: List[Finding] = []
     fixed: List[Finding] = []
-    for result, _unreadable in results:
-        findings.extend(result.findings)
-        for error in result.errors:
-            level = "warning" if error.warning else "error"
-            sys.stderr.write(f"threadlint: {level}: {error}\n")
-            failed = failed or not error.warning
-        if result.fixed_source is not None and result.fixed:
-            fixed.extend(result.fixed)
-            if result.path == stdin_name and STDIN in discovered.files:
-                sys.stdout.buffer.write(result.fixed_source)
-                sys.stdout.flush()
-            else:
-                try:
-                    write_atomically(result.path, result.fixed_source)
-                except OSError as exc:
-                    sys.stderr.write(f"threadlint: error: {result.path}: cannot write fix: "
-                                     f"{exc.strerror or exc}\n")
-                    failed = True
+    writer = Writer()
+    with _sigterm_unwinds() if args.fix else contextlib.nullcontext():
+        for result, _unreadable in results:
+            kept, errors, done = result.findings, result.errors, result.fixed
+            if result.fixed_source is not None and result.fixed:
+                if result.path == stdin_name and STDIN in discovered.files:
+                    sys.stdout.buffer.write(result.fixed_source)
+                    sys.stdout.flush()
+                else:
+                    try:
+                        writer.write(result.path, result.linted_digest, result.fixed_source)
+                    except FixNotWritten as exc:
+                        # The file is as it was: so are its findings.
+                        unfixed = result.unfixed or LintResult(result.path)
+                        kept, errors, done = unfixed.findings, unfixed.errors, []
+                        errors = [*errors, FileError(result.path, str(exc))]
+            findings.extend(kept)
+            fixed.extend(done)
+            for error in errors:
+                level = "warning" if error.warning else "error"
+                sys.stderr.write(f"threadlint: {level}: {error}\n")
+                failed = failed or not error.warning
 
     findings.sort(key=lambda f: (f.path, f.line, f.col, f.code, f.message))
     stdin_fixed = args.fix and STDIN in discovered.files and any(f.path == stdin_name for f in fixed)

@@ -19,7 +19,12 @@ from __future__ import annotations
 from typing import Dict, List, Mapping, Optional, Tuple, cast
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import (
+    CodeRange,
+    MetadataWrapper,
+    PositionProvider,
+    WhitespaceInclusivePositionProvider,
+)
 
 try:
     from libcst.metadata.position_provider import PositionProvidingCodegenState
@@ -64,6 +69,13 @@ def module_ranges(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
         except (AttributeError, TypeError):
             pass
     return wrapper.resolve(PositionProvider)
+
+
+def module_extents(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+    """The whole text each node of ``module`` generates (its parentheses, a
+    statement's leading lines and indentation): what a fix replaces. Only
+    files being fixed pay for it."""
+    return MetadataWrapper(module, unsafe_skip_copy=True).resolve(WhitespaceInclusivePositionProvider)
 
 
 def statement_ranges(module: cst.Module, statement: cst.CSTNode,

@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 from typing import Any, Dict, List, Optional, Tuple
 
-from threadlint.settings import Settings, SettingsError, validate_selectors
+from threadlint.settings import Settings, SettingsError, validate_patterns, validate_selectors
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,6 +30,8 @@ def _read_toml(path: str) -> Dict[str, Any]:
         raise SettingsError(f"{path}: invalid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise SettingsError(f"{path}: invalid TOML: not UTF-8: {exc}") from None
+    except RecursionError:
+        raise SettingsError(f"{path}: invalid TOML: nested too deeply to read") from None
 
 
 def _section(data: Dict[str, Any], path: str, explicit: bool) -> Optional[Dict[str, Any]]:
@@ -80,6 +82,8 @@ def load_settings(config_path: Optional[str], explicit: bool) -> Settings:
             items = _string_list(section[key], config_path, key)
             if key in ("select", "ignore", "extend-select"):
                 items = list(validate_selectors(items, f"{where} {key}"))
+            else:
+                validate_patterns(items, f"{where} {key}")
             values[key.replace("-", "_")] = tuple(items)
     if "per-file-ignores" in section:
         table = section["per-file-ignores"]
@@ -87,6 +91,7 @@ def load_settings(config_path: Optional[str], explicit: bool) -> Settings:
             raise SettingsError(f"{where} per-file-ignores: expected a table of "
                                 f"glob = [codes], got {type(table).__name__}")
         pairs: List[Tuple[str, Tuple[str, ...]]] = []
+        validate_patterns(table, f"{where} per-file-ignores")
         for pattern, codes in table.items():
             codes = _string_list(codes, config_path, f"per-file-ignores.{pattern!r}")
             pairs.append((pattern, validate_selectors(codes, f"{where} per-file-ignores.{pattern!r}")))

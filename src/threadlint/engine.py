@@ -11,7 +11,11 @@ filtering -> findings, optionally fixed.
 from __future__ import annotations
 
 import ast
+import bisect
+import codecs
+import difflib
 import gc
+import hashlib
 import io
 import itertools
 import re
@@ -19,11 +23,11 @@ import tokenize
 import traceback
 import warnings
 from dataclasses import replace
-from typing import List, Optional, Sequence, Set, Tuple, Type
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
 
-from threadlint.compat import parse_unvalidated
+from threadlint.compat import module_extents, parse_unvalidated
 from threadlint.edits import fix_edit
 from threadlint.findings import MAX_SOURCE_LINES, FileError, Finding, Fix, LintResult
 from threadlint.model import Cursor, Model, Names, Provider, closure
@@ -383,18 +387,172 @@ def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> Lin
         return result
     current = source
     fixed: List[Finding] = []
+    unplaced: List[Finding] = []
+    why = "libcst does not reproduce the source around it exactly"
     for _ in range(MAX_FIX_ROUNDS):
-        replacements = {report.fix_node or report.node: report.replacement for _, report in fixes
-                        if report.replacement is not None}  # all of them: see _report
-        new_module = module.visit(Replace(replacements))
-        new_source = new_module.bytes
-        if new_source == current or not _compiles(path, new_source):
+        try:
+            new_source, applied, unplaced = _splice_fixes(current, module, fixes)
+        except RecursionError:  # libcst's code generation
+            unplaced, why = [finding for finding, _ in fixes], "nesting too deep to generate code"
+            break
+        if not applied or new_source == current or not _compiles(path, new_source):
             break  # a fix that would not compile is never written
-        fixed.extend(finding for finding, _ in fixes)
+        fixed.extend(applied)
         current = new_source
+        unplaced = []
         findings, fixes, errors, module = _analyse(path, current, settings)
         if not fixes or module is None:
             break
+    refused = [FileError(path, f"{f.line}:{f.col}: {f.code} not fixed: {why}", warning=True)
+               for f in unplaced]
     if not fixed:
-        return result
-    return LintResult(path, sorted(findings), errors, fixed=fixed, fixed_source=current)
+        return LintResult(path, result.findings, result.errors + refused)
+    return LintResult(path, sorted(findings), errors + refused, fixed=fixed, fixed_source=current,
+                      unfixed=result,
+                      linted_digest=hashlib.sha256(source).hexdigest())
+
+
+# libcst's definition of a line break.
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
+def _line_starts(text: str) -> List[int]:
+    return [0] + [match.end() for match in _LINE_BREAK.finditer(text)]
+
+
+def _offset(starts: List[int], line: int, column: int) -> int:
+    """The offset of a libcst position (1-based line, 0-based column)."""
+    return starts[line - 1] + column
+
+
+def _line_map(generated: List[str], original: List[str]) -> Dict[int, int]:
+    """Index of each line of libcst's text in the source text, for the lines
+    that are the same in both (libcst does not reproduce every file exactly:
+    it writes `except OSError :` as `except OSError:`)."""
+    if len(generated) == len(original):
+        return {i: i for i, (a, b) in enumerate(zip(generated, original)) if a == b}
+    mapping: Dict[int, int] = {}
+    matcher = difflib.SequenceMatcher(None, generated, original, autojunk=False)
+    for a, b, size in matcher.get_matching_blocks():
+        for k in range(size):
+            mapping[a + k] = b + k
+    return mapping
+
+
+def _lines(text: str, starts: List[int]) -> List[str]:
+    return [text[start:end] for start, end in zip(starts, starts[1:] + [len(text)])]
+
+
+def _splice_fixes(source: bytes, module: cst.Module,
+                  fixes: List[Tuple[Finding, Report]]) -> Tuple[bytes, List[Finding], List[Finding]]:
+    """The fixes as byte splices into ``source``: every byte outside a fixed
+    span stays as it was, whatever libcst's code generation does to the rest
+    of the module. Returns (new bytes, findings fixed, findings whose span
+    could not be placed in the source).
+
+    Each fixed node's span in libcst's text of the module and its
+    replacement's span in the text of the fixed module give one edit; the
+    edits must rebuild the fixed module's text exactly, and each must lie on
+    lines that libcst reproduced exactly, so that it lands on the same text
+    in the source. The caller then checks that the result compiles.
+    """
+    try:
+        encoding = module.encoding
+        text = source.decode(encoding)
+        plain = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
+    except (LookupError, UnicodeError):
+        return source, [], []
+    ranges = module_extents(module)
+    chosen: List[Tuple[Finding, cst.CSTNode, cst.CSTNode, int, int]] = []
+    generated = module.code
+    old_starts = _line_starts(generated)
+    for finding, report in fixes:
+        node = report.fix_node or report.node
+        where = ranges.get(node)
+        if report.replacement is None or where is None:
+            continue
+        start = _offset(old_starts, where.start.line, where.start.column)
+        end = _offset(old_starts, where.end.line, where.end.column)
+        if any(start < other_end and other_start < end for _, _, _, other_start, other_end in chosen):
+            continue  # overlapping fixes: this one waits for the next round
+        chosen.append((finding, node, report.replacement, start, end))
+    if not chosen:
+        return source, [], []
+    new_module = module.visit(Replace({node: replacement for _, node, replacement, _, _ in chosen}))
+    new_ranges = module_extents(new_module)
+    new_generated = new_module.code
+    new_starts = _line_starts(new_generated)
+    edits: List[Tuple[int, int, str, Finding]] = []
+    for finding, _, replacement, start, end in chosen:
+        where = new_ranges.get(replacement)
+        if where is None:
+            return source, [], []
+        piece = new_generated[_offset(new_starts, where.start.line, where.start.column):
+                              _offset(new_starts, where.end.line, where.end.column)]
+        # Only what differs: `(url)` -> `(url,)` is the insertion of a comma.
+        old = generated[start:end]
+        same = _common_prefix(old, piece)
+        start, old, piece = start + same, old[same:], piece[same:]
+        same = _common_prefix(old[::-1], piece[::-1])
+        end, piece = end - same, piece[:len(piece) - same]
+        edits.append((start, end, piece, finding))
+    edits.sort(key=lambda edit: edit[0])
+    if _apply(generated, [(start, end, piece) for start, end, piece, _ in edits]) != new_generated:
+        return source, [], []  # the edits are not the whole change: write nothing
+    # Place each edit in the source text, by the lines libcst reproduced.
+    src_starts = _line_starts(text)
+    mapping = _line_map(_lines(generated, old_starts), _lines(text, src_starts))
+    placed: List[Tuple[int, int, str]] = []
+    applied: List[Finding] = []
+    unplaced: List[Finding] = []
+    for start, end, piece, finding in edits:
+        first = bisect.bisect_right(old_starts, start) - 1
+        last = bisect.bisect_right(old_starts, max(start, end - 1)) - 1
+        if first not in mapping or any(mapping.get(line) != mapping[first] + line - first
+                                       for line in range(first, last + 1)):
+            unplaced.append(finding)
+            continue
+        shift = src_starts[mapping[first]] - old_starts[first]
+        placed.append((start + shift, end + shift, piece))
+        applied.append(finding)
+    if not placed:
+        return source, [], unplaced
+    # Splice bytes: the text before and after each edit is never re-encoded.
+    bom = len("".encode(encoding))  # utf-8-sig: the 3 bytes of the BOM
+    out: List[bytes] = [source[:bom]]
+    done_chars, done_bytes = 0, bom
+    for start, end, piece in placed:
+        start_byte = done_bytes + len(text[done_chars:start].encode(plain))
+        end_byte = start_byte + len(text[start:end].encode(plain))
+        out.append(source[done_bytes:start_byte])
+        out.append(piece.encode(plain))
+        done_chars, done_bytes = end, end_byte
+    out.append(source[done_bytes:])
+    result = b"".join(out)
+    try:
+        if result.decode(encoding) != _apply(text, placed):
+            return source, [], []
+    except UnicodeError:
+        return source, [], []
+    return result, applied, unplaced
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """How many characters ``a`` and ``b`` start with in common."""
+    size = min(len(a), len(b))
+    same = 0
+    while same < size and a[same] == b[same]:
+        same += 1
+    return same
+
+
+def _apply(text: str, edits: Sequence[Tuple[int, int, str]]) -> str:
+    """``text`` with each (start, end, replacement) applied; edits in order, disjoint."""
+    parts: List[str] = []
+    done = 0
+    for start, end, piece in edits:
+        parts.append(text[done:start])
+        parts.append(piece)
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)

@@ -82,3 +82,9 @@ class LintResult:
     errors: List[FileError] = field(default_factory=list)
     fixed: List[Finding] = field(default_factory=list)
     fixed_source: Optional[bytes] = None
+    #: With ``fixed_source``: the result without the fixes, reported
+    #: instead when they cannot be written.
+    unfixed: Optional[LintResult] = None
+    #: With ``fixed_source``: the sha256 of the bytes that were linted; the
+    #: fix is written only over a file that still holds them.
+    linted_digest: Optional[str] = None

@@ -14,16 +14,19 @@ import ctypes
 import errno
 import multiprocessing
 import os
+import signal
 import stat
 import sys
 import tempfile
+import threading
+import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from threadlint.cache import Cache, cache_key
+from threadlint.cache import Cache, cache_key, source_digest
 from threadlint.discovery import STDIN
 from threadlint.findings import FileError, LintResult
 from threadlint.settings import Settings
@@ -45,6 +48,8 @@ class Task:
 
 def read_source(path: str) -> bytes:
     if path == STDIN:
+        if sys.stdin is None:
+            raise OSError(errno.EBADF, "standard input is closed")
         return sys.stdin.buffer.read()
     if not stat.S_ISREG(os.stat(path).st_mode):
         # Opening a FIFO blocks and a device may never end: only files are linted.
@@ -53,8 +58,60 @@ def read_source(path: str) -> bytes:
         return handle.read()
 
 
+#: Linux's prctl option: the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+#: Seconds between two looks of a worker's watchdog at its parent.
+WATCH_INTERVAL = 0.5
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # EPERM: it exists
+    return True
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a worker, first thing: make sure it never outlives threadlint.
+
+    On Linux the kernel kills it when its parent dies (``PR_SET_PDEATHSIG``;
+    the pool is made and shut down by one thread, the one that runs
+    :func:`run`, so "parent" is that thread). Everywhere, a watchdog thread
+    exits the worker when its parent process changes (it was re-parented) or
+    threadlint's process ``parent`` is gone (a forkserver's child), within
+    :data:`WATCH_INTERVAL`.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the watchdog does it
+            pass
+    watched = os.getppid()
+    if not _alive(parent):  # died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch, args=(parent, watched), name="threadlint-watchdog",
+                     daemon=True).start()
+
+
+def _watch(parent: int, watched: int) -> None:  # pragma: no cover - in workers
+    while True:
+        time.sleep(WATCH_INTERVAL)
+        if os.getppid() != watched or not _alive(parent):
+            os._exit(1)
+
+
+def _new_pool(jobs: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, initializer=_die_with_parent,
+                               initargs=(os.getpid(),))
+
+
 def write_atomically(path: str, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash never leaves it half-written."""
+    """Replace ``path`` with ``data`` so that a crash never leaves it half-written
+    (reports written with ``--output-file``; fixes go through
+    :mod:`threadlint.fixwrite`, which also keeps links, owners and modes)."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, temp = tempfile.mkstemp(dir=directory, prefix=".threadlint-", suffix=".tmp")
     try:
@@ -112,7 +169,9 @@ def _lint_batch(batch: Sequence[Task], settings: Settings, fix: bool) -> List[Li
     return results
 
 
-def _isolated_child(conn, task: Task, settings: Settings, fix: bool) -> None:  # pragma: no cover
+def _isolated_child(conn, parent: int, task: Task, settings: Settings,
+                    fix: bool) -> None:  # pragma: no cover
+    _die_with_parent(parent)
     conn.send(lint_source(task.path, task.source, settings, fix=fix))
     conn.close()
 
@@ -121,7 +180,8 @@ def _run_isolated(task: Task, settings: Settings, fix: bool) -> LintResult:
     """Lint one file in a process of its own; name it if it crashes or hangs."""
     context = multiprocessing.get_context()
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_isolated_child, args=(sender, task, settings, fix), daemon=True)
+    process = context.Process(target=_isolated_child, args=(sender, os.getpid(), task, settings, fix),
+                              daemon=True)
     process.start()
     sender.close()
     result: Optional[LintResult] = None
@@ -187,7 +247,7 @@ def _forked_pool(jobs: int) -> Optional[ProcessPoolExecutor]:
     """
     if multiprocessing.get_start_method() != "fork":
         return None
-    pool = ProcessPoolExecutor(max_workers=jobs)
+    pool = _new_pool(jobs)
     try:
         for _ in range(jobs):
             pool.submit(_ready)  # forks a worker (all of them, from Python 3.11)
@@ -203,7 +263,7 @@ def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int,
     queue: Deque[List[Task]] = deque(_batches(tasks))
     suspects: List[Task] = []
     while queue:
-        pool = first_pool or ProcessPoolExecutor(max_workers=jobs)
+        pool = first_pool or _new_pool(jobs)
         first_pool = None  # after a failure, a fresh pool
         inflight: Dict[Future, List[Task]] = {}
         failed = False
@@ -262,10 +322,13 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
+    sources = {task.index: task for task in todo}
     for index, result in linted.items():
         results[index] = (result, False)
         if cache is not None and index in keys:
-            cache.put(keys[index], result)
+            task = sources[index]
+            cache.put(keys[index], result, settings.enabled_codes(task.path), task.source, fix,
+                      settings.options_key())
     return [r for r in results if r is not None]
 
 
@@ -290,9 +353,11 @@ def _read(files: List[str], indices: Iterable[int], settings: Settings, fix: boo
             results[index] = (LintResult(display, errors=[error]), True)
             continue
         if cache is not None:
+            digest = source_digest(source)  # once: the key and the entry's check
             key = cache_key(source, settings.enabled_codes(display), fix,
-                            settings.options_key())
-            hit = cache.get(key, display)
+                            settings.options_key(), digest)
+            hit = cache.get(key, display, settings.enabled_codes(display), source, fix,
+                            settings.options_key(), digest)
             if hit is not None and not (fix and any(f.fixable for f in hit.findings)):
                 results[index] = (hit, False)
                 continue

@@ -137,3 +137,12 @@ def validate_selectors(selectors: Iterable[str], where: str) -> Tuple[str, ...]:
                                 f"(expected a code or prefix such as TL1, TL101 or ALL)")
         checked.append(selector)
     return tuple(checked)
+
+
+def validate_patterns(patterns: Iterable[str], where: str) -> None:
+    """Refuse a path pattern that is empty, or only slashes (``""``, ``"/"``):
+    it would match every path, silently excluding every file."""
+    for pattern in patterns:
+        if not pattern.replace(os.sep, "/").rstrip("/"):  # as matches_any reads it
+            raise SettingsError(f"{where}: the pattern {pattern!r} would match every file "
+                                "(name a directory or a glob such as 'build' or '*_pb2.py')")
