@@ -18,6 +18,7 @@ import itertools
 import tokenize
 import traceback
 import warnings
+from dataclasses import dataclass
 from typing import FrozenSet, List, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
@@ -28,6 +29,7 @@ from threadlint.findings import FileError, Finding, LintResult
 from threadlint.model import Cursor, Model, Names, Provider, closure
 from threadlint.model.core import Options, schedule
 from threadlint.noqa import Unused, read_noqa, remove_unused, unused
+from threadlint.noqa import add_noqa as add_noqa_comments
 from threadlint.positions import spans
 from threadlint.prefilter import prefilter_for
 from threadlint.rules import ALL_RULES, ENGINE_CODES, SYNTAX_ERROR_CODE, UNUSED_NOQA_CODE
@@ -421,3 +423,45 @@ def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> Lin
     if not fixed:
         return result
     return LintResult(path, sorted(findings), errors, fixed=fixed, fixed_source=current)
+
+
+@dataclass
+class AddedNoqa:
+    """What ``--add-noqa`` does to one file: the new bytes (None: unchanged),
+    the findings it silenced, and those it could not, each with why."""
+
+    source: Optional[bytes]
+    added: List[Finding]
+    skipped: List[Tuple[Finding, str]]
+    errors: List[FileError]
+
+
+def add_noqa(path: str, source: bytes, settings: Settings) -> AddedNoqa:
+    """``source`` with a ``# noqa: CODE`` for each finding, where the noqa stage
+    reads it back (``threadlint.noqa.add_noqa``). The result is linted again:
+    it must compile and report exactly the findings that were not silenced,
+    or the file is left unchanged."""
+    result = lint_source(path, source, settings)
+    skipped: List[Tuple[Finding, str]] = []
+    targets: List[Finding] = []
+    for finding in result.findings:
+        if finding.code == SYNTAX_ERROR_CODE:
+            skipped.append((finding, "a file that does not parse cannot take a noqa comment"))
+        elif finding.code == UNUSED_NOQA_CODE:
+            skipped.append((finding, "an unused noqa is removed with --fix, not silenced"))
+        else:
+            targets.append(finding)
+    if not targets:
+        return AddedNoqa(None, [], skipped, result.errors)
+    new_source, unplaced = add_noqa_comments(source, [(f.line, f.code) for f in targets])
+    reasons = {(line, code): reason for line, code, reason in unplaced}
+    added = [f for f in targets if (f.line, f.code) not in reasons]
+    skipped += [(f, reasons[f.line, f.code]) for f in targets if (f.line, f.code) in reasons]
+    if new_source is None:
+        return AddedNoqa(None, [], skipped, result.errors)
+    again = lint_source(path, new_source, settings)
+    remaining = sorted(set(result.findings) - set(added))
+    if (not _compiles(path, new_source) and _compiles(path, source)) or again.findings != remaining:
+        why = "the comments would change what threadlint reports; file left unchanged"
+        return AddedNoqa(None, [], skipped + [(f, why) for f in added], result.errors)
+    return AddedNoqa(new_source, added, skipped, result.errors)
