@@ -21,7 +21,7 @@ from threadlint.discovery import STDIN, discover
 from threadlint.findings import FileError, Finding, LintResult
 from threadlint.fixwrite import FixNotWritten, Writer
 from threadlint.output import DOCUMENT_FORMATS, FORMATS, wants_color, write_findings, write_statistics
-from threadlint.runner import run, write_atomically
+from threadlint.runner import read_source, run, write_atomically
 from threadlint.settings import Settings, SettingsError, validate_patterns, validate_selectors
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where to keep the cache (default: .threadlint_cache/ at the project root)")
     parser.add_argument("--fix", action="store_true",
                         help="apply safe fixes in place and report what was fixed")
+    parser.add_argument("--add-noqa", action="store_true",
+                        help="add '# noqa: CODE' to every line with a finding (merging with "
+                             "existing noqa comments) and exit")
     return parser
 
 
@@ -318,6 +321,44 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stdout, sys.stderr = saved
 
 
+def _add_noqa(results: List[Tuple[LintResult, bool]], settings: Settings, failed: bool) -> int:
+    """``--add-noqa``: silence every finding where it is, file by file."""
+    from threadlint.engine import add_noqa
+
+    added = files = 0
+    left: List[str] = []
+    for result, _unreadable in results:
+        for error in result.errors:
+            sys.stderr.write(f"threadlint: {'warning' if error.warning else 'error'}: {error}\n")
+            failed = failed or not error.warning
+        if not result.findings:
+            continue
+        try:
+            change = add_noqa(result.path, read_source(result.path), settings)
+        except OSError as exc:
+            sys.stderr.write(f"threadlint: error: {result.path}: cannot read file: {exc.strerror or exc}\n")
+            failed = True
+            continue
+        left += [f"{f.path}:{f.line}:{f.col}: {f.code} not silenced: {why}" for f, why in change.skipped]
+        if change.source is None:
+            continue
+        try:
+            write_atomically(result.path, change.source)
+        except OSError as exc:
+            sys.stderr.write(f"threadlint: error: {result.path}: cannot write: {exc.strerror or exc}\n")
+            failed = True
+            continue
+        added += len(change.added)
+        files += 1
+    for line in sorted(left):
+        sys.stderr.write(line + "\n")
+    sys.stderr.write(f"threadlint: added noqa for {added} finding{'s' * (added != 1)} "
+                     f"in {files} file{'s' * (files != 1)}\n")
+    if failed:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if left else EXIT_CLEAN
+
+
 def _main(argv: Optional[Sequence[str]]) -> int:
     parser = build_parser()
     try:
@@ -339,6 +380,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if paths.count(STDIN) > 1:
         sys.stderr.write("threadlint: error: '-' (stdin) can be given only once\n")
         return EXIT_ERROR
+    if args.add_noqa and (args.fix or STDIN in paths):
+        other = "--fix" if args.fix else "'-' (stdin)"
+        sys.stderr.write(f"threadlint: error: --add-noqa edits files in place: it cannot be "
+                         f"combined with {other}\n")
+        return EXIT_ERROR
     discovered = discover(paths, settings, args.force_exclude)
     failed = False
     for missing in discovered.missing:
@@ -354,6 +400,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         cache = Cache(args.cache_dir or os.path.join(settings.root, DEFAULT_DIRNAME))
     jobs = args.jobs or os.cpu_count() or 1
     results = run(discovered.files, settings, args.fix, stdin_name, jobs, cache)
+    if args.add_noqa:
+        return _add_noqa(results, settings, failed)
     findings: List[Finding] = []
     fixed: List[Finding] = []
     writer = Writer()

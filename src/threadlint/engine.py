@@ -4,8 +4,9 @@ The pipeline, in order: decode check -> prefilter -> one libcst parse ->
 the semantic model in explicit phases (names: the one walk, which records its
 events; facts: the providers the enabled rules require, fed by one replay of
 those events and finished) -> rules (their hooks over a second replay, then
-``finish()``) -> positions (only when something was reported) -> noqa
-filtering -> findings, optionally fixed.
+``finish()``) -> positions (only when something was reported) -> the noqa
+stage (``# noqa`` and ``# threadlint: noqa`` filtering, then TL900, which
+needs the final findings) -> findings, optionally fixed.
 """
 
 from __future__ import annotations
@@ -22,20 +23,22 @@ import re
 import tokenize
 import traceback
 import warnings
-from dataclasses import replace
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Type
+from dataclasses import dataclass, replace
+from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
 
+from threadlint.catalog import rule_codes
 from threadlint.compat import module_extents, parse_unvalidated
 from threadlint.edits import fix_edit
 from threadlint.findings import MAX_SOURCE_LINES, FileError, Finding, Fix, LintResult
 from threadlint.model import Cursor, Model, Names, Provider, closure
 from threadlint.model.core import Options, schedule
-from threadlint.noqa import comment_line, noqa_lines, suppressed
+from threadlint.noqa import Unused, comment_line, read_noqa, remove_unused, unused
+from threadlint.noqa import add_noqa as add_noqa_comments
 from threadlint.positions import spans
 from threadlint.prefilter import prefilter_for
-from threadlint.rules import ALL_RULES, SYNTAX_ERROR_CODE
+from threadlint.rules import ALL_RULES, ENGINE_CODES, SYNTAX_ERROR_CODE, UNUSED_NOQA_CODE
 from threadlint.rules.base import RELATED_LINE, Report, Rule
 from threadlint.settings import Settings
 from threadlint.walk import Recording, Replace, dispatch, has_hooks, left_types
@@ -226,18 +229,64 @@ def model_for(source: str, *kinds: Type[Provider]) -> Model:
 
 #: findings, fixes (finding and report), errors, the parsed module
 _Analysis = Tuple[List[Finding], List[Tuple[Finding, Report]], List[FileError], Optional[cst.Module]]
+#: the same, then the unused noqa codes (TL900) that --fix removes
+_Judged = Tuple[List[Finding], List[Tuple[Finding, Report]], List[FileError], Optional[cst.Module],
+                List[Unused]]
 
 
-def _analyse(path: str, source: bytes, settings: Settings) -> _Analysis:
-    """Parse and run rules once. Returns (findings, fixes, errors, module)."""
+def _analyse(path: str, source: bytes, settings: Settings) -> _Judged:
+    """Parse and run rules once, then the noqa stage."""
     codes = settings.enabled_codes(path)
+    findings, fixes, errors, module = _check(path, source, codes, settings)
+    return _noqa_stage(path, source, codes, findings, fixes, errors, module)
+
+
+def _noqa_stage(path: str, source: bytes, codes: FrozenSet[str], findings: List[Finding],
+                fixes: List[Tuple[Finding, Report]], errors: List[FileError],
+                module: Optional[cst.Module]) -> _Judged:
+    """Drop what ``# noqa`` and ``# threadlint: noqa`` silence (never TL999:
+    a file that does not parse has no reliable comments), then report the
+    threadlint codes of line-level noqa comments that silenced nothing
+    (TL900), when the findings are complete."""
+    judge = UNUSED_NOQA_CODE in codes
+    if not findings and not judge:
+        return findings, fixes, errors, module, []
+    noqa = read_noqa(source)
+    kept = [finding for finding in findings
+            if finding.code == SYNTAX_ERROR_CODE or not noqa.suppresses(finding.line, finding.code)]
+    if len(kept) < len(findings):
+        survivors = set(kept)
+        fixes = [(finding, report) for finding, report in fixes if finding in survivors]
+    dead: List[Unused] = []
+    complete = noqa.tokenized and not errors and all(f.code != SYNTAX_ERROR_CODE for f in findings)
+    if judge and complete:
+        for item in unused(noqa, codes, rule_codes(), UNUSED_NOQA_CODE):
+            directive = item.directive
+            if noqa.suppresses(directive.line, UNUSED_NOQA_CODE):
+                continue
+            dead.append(item)
+            kept.append(Finding(path, directive.line, directive.col, UNUSED_NOQA_CODE,
+                                _unused_message(item.codes), True))
+    return kept, fixes, errors, module, dead
+
+
+def _unused_message(codes: Sequence[str]) -> str:
+    if len(codes) == 1:
+        return (f"`# noqa` code {codes[0]} suppresses nothing: no {codes[0]} finding on this "
+                "statement; remove it")
+    return (f"`# noqa` codes {', '.join(codes)} suppress nothing: no such finding on this "
+            "statement; remove them")
+
+
+def _check(path: str, source: bytes, codes: FrozenSet[str], settings: Settings) -> _Analysis:
+    """Parse and run rules once. Returns (findings, fixes, errors, module)."""
     if not codes:
         return [], [], [], None
     decode_problem = _decode_error(path, source)
     if decode_problem is not None:
         keep = [decode_problem] if SYNTAX_ERROR_CODE in codes else []
         return keep, [], [], None
-    rule_classes = [rule for rule in ALL_RULES if rule.code in codes and rule.code != SYNTAX_ERROR_CODE]
+    rule_classes = [rule for rule in ALL_RULES if rule.code in codes and rule.code not in ENGINE_CODES]
     if not prefilter_for(frozenset(rule.needs for rule in rule_classes)).admits(source):
         # Nothing any enabled rule looks for can be in this file: skip the
         # libcst parse, and only ask CPython whether the syntax is valid.
@@ -286,7 +335,7 @@ def _analyse(path: str, source: bytes, settings: Settings) -> _Analysis:
 
 def _report(path: str, source: bytes, module: cst.Module, reports: List[Report],
             recording: Recording, errors: List[FileError]) -> _Analysis:
-    """Positions, noqa and fixes for what the rules reported."""
+    """Positions and fixes for what the rules reported."""
     if not reports:
         return [], [], errors, module
 
@@ -298,7 +347,6 @@ def _report(path: str, source: bytes, module: cst.Module, reports: List[Report],
         positions = spans(module, source, nodes, recording)
     except RecursionError:
         return [], [], errors + [FileError(path, "skipped: nesting too deep to locate findings")], module
-    noqa = noqa_lines(source)
     lines = source_lines(source, module.encoding)
     findings: List[Finding] = []
     fixes: List[Tuple[Finding, Report]] = []
@@ -313,7 +361,7 @@ def _report(path: str, source: bytes, module: cst.Module, reports: List[Report],
             related.append((where[0], where[1], what))
         finding = Finding(path, line, col, report.rule.code, message,
                           report.replacement is not None, end_line, end_col, tuple(related))
-        if finding in seen or suppressed(noqa, line, finding.code):
+        if finding in seen:
             continue
         fix = None
         if report.replacement is not None:
@@ -381,15 +429,17 @@ def lint_source(path: str, source: bytes, settings: Settings, *, fix: bool = Fal
 
 
 def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> LintResult:
-    findings, fixes, errors, module = _analyse(path, source, settings)
+    findings, fixes, errors, module, dead = _analyse(path, source, settings)
     result = LintResult(path, sorted(findings), errors)
-    if not fix or not fixes or module is None:
+    if not fix or not ((fixes and module is not None) or dead):
         return result
     current = source
     fixed: List[Finding] = []
     unplaced: List[Finding] = []
     why = "libcst does not reproduce the source around it exactly"
     for _ in range(MAX_FIX_ROUNDS):
+        if not fixes or module is None:
+            break
         try:
             new_source, applied, unplaced = _splice_fixes(current, module, fixes)
         except RecursionError:  # libcst's code generation
@@ -400,9 +450,15 @@ def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> Lin
         fixed.extend(applied)
         current = new_source
         unplaced = []
-        findings, fixes, errors, module = _analyse(path, current, settings)
-        if not fixes or module is None:
-            break
+        findings, fixes, errors, module, dead = _analyse(path, current, settings)
+    if dead:
+        # Last: the unused codes of the source every other fix left (they
+        # are text edits of comments, not libcst replacements).
+        cleaned = remove_unused(current, dead)
+        if cleaned is not None and cleaned != current and _compiles(path, cleaned):
+            fixed.extend(finding for finding in findings if finding.code == UNUSED_NOQA_CODE)
+            current = cleaned
+            findings, fixes, errors, module, dead = _analyse(path, current, settings)
     refused = [FileError(path, f"{f.line}:{f.col}: {f.code} not fixed: {why}", warning=True)
                for f in unplaced]
     if not fixed:
@@ -556,3 +612,45 @@ def _apply(text: str, edits: Sequence[Tuple[int, int, str]]) -> str:
         done = end
     parts.append(text[done:])
     return "".join(parts)
+
+
+@dataclass
+class AddedNoqa:
+    """What ``--add-noqa`` does to one file: the new bytes (None: unchanged),
+    the findings it silenced, and those it could not, each with why."""
+
+    source: Optional[bytes]
+    added: List[Finding]
+    skipped: List[Tuple[Finding, str]]
+    errors: List[FileError]
+
+
+def add_noqa(path: str, source: bytes, settings: Settings) -> AddedNoqa:
+    """``source`` with a ``# noqa: CODE`` for each finding, where the noqa stage
+    reads it back (``threadlint.noqa.add_noqa``). The result is linted again:
+    it must compile and report exactly the findings that were not silenced,
+    or the file is left unchanged."""
+    result = lint_source(path, source, settings)
+    skipped: List[Tuple[Finding, str]] = []
+    targets: List[Finding] = []
+    for finding in result.findings:
+        if finding.code == SYNTAX_ERROR_CODE:
+            skipped.append((finding, "a file that does not parse cannot take a noqa comment"))
+        elif finding.code == UNUSED_NOQA_CODE:
+            skipped.append((finding, "an unused noqa is removed with --fix, not silenced"))
+        else:
+            targets.append(finding)
+    if not targets:
+        return AddedNoqa(None, [], skipped, result.errors)
+    new_source, unplaced = add_noqa_comments(source, [(f.line, f.code) for f in targets])
+    reasons = {(line, code): reason for line, code, reason in unplaced}
+    added = [f for f in targets if (f.line, f.code) not in reasons]
+    skipped += [(f, reasons[f.line, f.code]) for f in targets if (f.line, f.code) in reasons]
+    if new_source is None:
+        return AddedNoqa(None, [], skipped, result.errors)
+    again = lint_source(path, new_source, settings)
+    remaining = sorted(set(result.findings) - set(added))
+    if (not _compiles(path, new_source) and _compiles(path, source)) or again.findings != remaining:
+        why = "the comments would change what threadlint reports; file left unchanged"
+        return AddedNoqa(None, [], skipped + [(f, why) for f in added], result.errors)
+    return AddedNoqa(new_source, added, skipped, result.errors)

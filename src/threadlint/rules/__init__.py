@@ -24,9 +24,14 @@ from threadlint.rules.tl402_non_reentrant_reacquire import NonReentrantReacquire
 from threadlint.rules.tl403_wait_not_in_loop import WaitNotInLoop
 from threadlint.rules.tl404_condition_not_held import ConditionNotHeld
 from threadlint.rules.tl501_deprecated_threading_alias import DeprecatedThreadingAlias
+from threadlint.rules.tl900_unused_noqa import UnusedNoqa
 from threadlint.rules.tl999_syntax_error import SyntaxErrorRule
 
 SYNTAX_ERROR_CODE = "TL999"
+#: Judged in the engine's noqa stage, after every other rule (see the module).
+UNUSED_NOQA_CODE = "TL900"
+#: Codes the engine reports itself: no rule class runs for them.
+ENGINE_CODES = frozenset({SYNTAX_ERROR_CODE, UNUSED_NOQA_CODE})
 
 ALL_RULES: List[Type[Rule]] = [
     ThreadArgsNotTuple,
@@ -50,6 +55,7 @@ ALL_RULES: List[Type[Rule]] = [
     WaitNotInLoop,
     ConditionNotHeld,
     DeprecatedThreadingAlias,
+    UnusedNoqa,
     SyntaxErrorRule,
 ]
 
