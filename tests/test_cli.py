@@ -14,7 +14,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple, Union
 
 import pytest
 
@@ -407,7 +407,7 @@ def _configured_project(root: Path) -> None:
     })
 
 
-def _broken_position(source: str = BROKEN) -> Tuple[int, int]:
+def _broken_position(source: Union[str, bytes] = BROKEN) -> Tuple[int, int]:
     """Where CPython's own compiler reports the syntax error in ``source``."""
     try:
         compile(source, "broken.py", "exec")
@@ -461,7 +461,8 @@ def test_command_line_overrides_the_config_file(tmp_path: Path, options: List[st
 @pytest.mark.parametrize("body, fragment", [
     (b'[tool.threadlint]\nselec = ["TL1"]\n',
      "[tool.threadlint] unknown key 'selec' (expected one of: select, ignore, extend-select, "
-     "exclude, extend-exclude, per-file-ignores, contracts-from-prose, guarded-ratio)"),
+     "exclude, extend-exclude, per-file-ignores, contracts-from-prose, guarded-ratio, max-file-size, "
+     "file-timeout, max-memory)"),
     (b'[tool.threadlint]\nselect = "TL1"\nexclude = ["build", 3]\n',
      "[tool.threadlint] select: expected a list of strings, got str 'TL1'"),
     (b'[tool.threadlint]\nignore = ["TL7"]\n',
@@ -474,10 +475,19 @@ def test_command_line_overrides_the_config_file(tmp_path: Path, options: List[st
      "[tool.threadlint] contracts-from-prose: expected true or false, got str 'yes'"),
     (b'[tool.threadlint]\nguarded-ratio = 1.5\n',
      "[tool.threadlint] guarded-ratio: expected a number above 0 and at most 1, got 1.5"),
+    (b'[tool.threadlint]\nmax-file-size = "2MB"\n',
+     "[tool.threadlint] max-file-size: expected a whole number at least 0 (0: no limit), got '2MB'"),
+    (b'[tool.threadlint]\nmax-memory = 1.5\n',
+     "[tool.threadlint] max-memory: expected a whole number at least 0 (0: no limit), got 1.5"),
+    (b'[tool.threadlint]\nfile-timeout = -1\n',
+     "[tool.threadlint] file-timeout: expected a number at least 0 (0: no limit), got -1"),
+    (b'[tool.threadlint]\nfile-timeout = inf\n',
+     "[tool.threadlint] file-timeout: expected a number at least 0 (0: no limit), got inf"),
     (b'[tool.threadlint]\nselect = ["TL1"\n', "invalid TOML: "),
     (b'[tool.threadlint]\nselect = ["TL1"]  # caf\xe9\n', "invalid TOML: "),
 ], ids=["unknown-key", "wrong-type", "unknown-selector",
-        "unknown-selector-per-file", "per-file-not-table", "not-a-bool", "bad-ratio", "toml-syntax",
+        "unknown-selector-per-file", "per-file-not-table", "not-a-bool", "bad-ratio",
+        "size-not-a-number", "memory-not-whole", "negative-timeout", "infinite-timeout", "toml-syntax",
         "not-utf8"])
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path, body: bytes, fragment: str) -> None:
     write(tmp_path, {"pyproject.toml": body, "pkg/jobs.py": JOBS})
@@ -494,6 +504,7 @@ def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path, body: bytes, f
 # --------------------------------------------------------------------------- #
 
 def test_syntax_and_decoding_errors_among_good_files(tmp_path: Path) -> None:
+    undecodable = b"import threading\nname = 'caf\xe9'\n"
     write(tmp_path, {
         "src/a_good.py": JOBS,
         "src/broken.py": BROKEN,
@@ -501,7 +512,9 @@ def test_syntax_and_decoding_errors_among_good_files(tmp_path: Path) -> None:
         "src/latin1.py": b"# -*- coding: latin-1 -*-\n" + JOBS.replace(
             '"fetching"', '"caf\xe9"').encode("latin-1"),
         "src/bom.py": b"\xef\xbb\xbf" + JOBS.encode(),
-        "src/undecodable.py": b"import threading\nname = 'caf\xe9'\n",
+        "src/undecodable.py": undecodable,
+        # compile() lets this pass; `python file.py` and libcst do not
+        "src/undecodable_comment.py": b"import threading\r# caf\xe9\r",
         "src/z_clean.py": CLEAN,
     })
     proc = tl([*PIN, "src"], tmp_path)
@@ -513,11 +526,14 @@ def test_syntax_and_decoding_errors_among_good_files(tmp_path: Path) -> None:
         + [("src/broken.py", line, col, "TL999")]
         + [("src/broken_plain.py", *_broken_position(BROKEN_PLAIN), "TL999")]
         + at("src/latin1.py", after_cookie)
-        + [("src/undecodable.py", 2, 12, "TL999")])
+        + [("src/undecodable.py", *_broken_position(undecodable), "TL999")]
+        + [("src/undecodable_comment.py", 2, 6, "TL999")])  # lines end with CR alone
     messages = [text.split(" TL999 ", 1)[1] for text in proc.stdout.decode().splitlines()
                 if " TL999 " in text]
     assert messages[0].startswith("SyntaxError: ") and messages[1].startswith("SyntaxError: ")
-    assert messages[2].startswith("UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9")
+    assert messages[2].startswith("SyntaxError: (unicode error) 'utf-8' codec can't decode byte 0xe9")
+    assert messages[3].startswith("SyntaxError: Non-UTF-8 code starting with '\\xe9', but no encoding "
+                                  "declared")
 
 
 def test_the_linted_files_own_warnings_are_not_printed(tmp_path: Path) -> None:

@@ -104,12 +104,11 @@ def test_a_worker_crash_names_the_file_and_keeps_every_other_result(project, mon
 @needs_fork
 @pytest.mark.slow
 def test_a_hung_worker_is_reported_and_the_run_goes_on(project, monkeypatch) -> None:
-    settings = Settings(root="/")
+    settings = Settings(root="/", file_timeout=1.0)
     expected = summary(runner.run(project, settings, False, "<stdin>", jobs=1))
     bad = Path(project[3])
     bad.write_bytes(bad.read_bytes() + b"\n# HANG_ME\n")
     monkeypatch.setattr(runner, "lint_source", _faulty(runner.lint_source))
-    monkeypatch.setattr(runner, "FILE_TIMEOUT", 1.0)
     monkeypatch.setattr(runner, "BATCH_SIZE", 2)
     got = summary(runner.run(project, settings, False, "<stdin>", jobs=2))
     assert "took longer than 1 s" in got[3][2][0]
@@ -165,15 +164,23 @@ def test_two_runs_sharing_a_cache_at_once_agree(tmp_path: Path) -> None:
 
 
 def test_a_warm_run_does_not_import_libcst(tmp_path: Path) -> None:
+    """Files are linted in child processes; a run the cache answers starts
+    none, and the parent never imports libcst."""
     shutil.copytree(FIXTURES, tmp_path / "src")
     args = ["--cache-dir", str(tmp_path / "cache"), "-j", "1", str(tmp_path / "src")]
-    script = ("import sys, threadlint.cli\n"
+    script = ("import sys, threadlint.cli, threadlint.runner as runner\n"
+              "contained = runner._run_contained\n"
+              "def counted(tasks, *args):\n"
+              "    sys.stderr.write('linted: %d\\n' % len(tasks))\n"
+              "    return contained(tasks, *args)\n"
+              "runner._run_contained = counted\n"
               "code = threadlint.cli.main(sys.argv[1:])\n"
               "sys.stderr.write('libcst imported: %s\\n' % ('libcst' in sys.modules))\n"
               "sys.exit(code)\n")
     cold = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, timeout=120)
     warm = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, timeout=120)
-    assert b"libcst imported: True" in cold.stderr
+    assert b"linted: " in cold.stderr and b"linted: " not in warm.stderr
+    assert b"libcst imported: False" in cold.stderr
     assert b"libcst imported: False" in warm.stderr
     assert warm.stdout == cold.stdout and cold.stdout.count(b"\n") > 20
     assert warm.returncode == cold.returncode == 1

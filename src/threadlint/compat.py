@@ -16,6 +16,7 @@ internal it wants is missing.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Dict, List, Mapping, Optional, Tuple, cast
 
 import libcst as cst
@@ -36,20 +37,30 @@ def _skip_validation(self: cst.CSTNode) -> None:
     return None
 
 
-def parse_unvalidated(source: bytes) -> cst.Module:
+@lru_cache(maxsize=16)
+def _config(encoding: Optional[str]) -> cst.PartialParserConfig:
+    if encoding is None:
+        return cst.PartialParserConfig()
+    return cst.PartialParserConfig(encoding=encoding)
+
+
+def parse_unvalidated(source: bytes, encoding: Optional[str] = None) -> cst.Module:
     """``libcst.parse_module`` without re-validating every node it builds.
 
-    Nodes built later, such as fixes, are validated as usual. The switch is
-    process-wide for the length of the parse: threadlint lints one file at a
-    time per process.
+    ``encoding`` is the one CPython reads the bytes with (see
+    :mod:`threadlint.verdict`); without it libcst detects one itself, and its
+    detection splits lines on ``\\n`` only. Nodes built later, such as fixes,
+    are validated as usual. The switch is process-wide for the length of the
+    parse: threadlint lints one file at a time per process.
     """
+    config = _config(encoding)
     node_class = cst.CSTNode
     validate = node_class.__dict__.get("__post_init__")
     if validate is None:  # a libcst without the hook: nothing to skip
-        return cst.parse_module(source)
+        return cst.parse_module(source, config)
     node_class.__post_init__ = _skip_validation  # type: ignore[method-assign]
     try:
-        return cst.parse_module(source)
+        return cst.parse_module(source, config)
     finally:
         node_class.__post_init__ = validate  # type: ignore[method-assign]
 

@@ -17,7 +17,9 @@ else:  # pragma: no cover - exercised on older Pythons only
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
 BOOL_KEYS = ("contracts-from-prose",)
 RATIO_KEYS = ("guarded-ratio",)
-KNOWN_KEYS = LIST_KEYS + ("per-file-ignores",) + BOOL_KEYS + RATIO_KEYS
+#: Limits: a number at least 0 (0: no limit); integers only where the unit is.
+LIMIT_KEYS = {"max-file-size": int, "file-timeout": float, "max-memory": int}
+KNOWN_KEYS = LIST_KEYS + ("per-file-ignores",) + BOOL_KEYS + RATIO_KEYS + tuple(LIMIT_KEYS)
 
 
 def _read_toml(path: str) -> Dict[str, Any]:
@@ -110,5 +112,14 @@ def load_settings(config_path: Optional[str], explicit: bool) -> Settings:
                 raise SettingsError(f"{where} {key}: expected a number above 0 and at most 1, "
                                     f"got {value!r}")
             values[key.replace("-", "_")] = float(value)
+    for key, kind in LIMIT_KEYS.items():
+        if key in section:
+            value = section[key]
+            allowed = (int,) if kind is int else (int, float)
+            if isinstance(value, bool) or not isinstance(value, allowed) or not 0 <= value < float("inf"):
+                what = "a whole number" if kind is int else "a number"
+                raise SettingsError(f"{where} {key}: expected {what} at least 0 (0: no limit), "
+                                    f"got {value!r}")
+            values[key.replace("-", "_")] = kind(value)
     root = os.path.dirname(os.path.abspath(config_path))
     return replace(Settings(root=root, config_path=config_path), **values)

@@ -1,30 +1,28 @@
 """Linting one file: a pure function of (path, source bytes, settings).
 
-The pipeline, in order: decode check -> prefilter -> one libcst parse ->
-the semantic model in explicit phases (names: the one walk, which records its
-events; facts: the providers the enabled rules require, fed by one replay of
-those events and finished) -> rules (their hooks over a second replay, then
-``finish()``) -> positions (only when something was reported) -> the noqa
-stage (``# noqa`` and ``# threadlint: noqa`` filtering, then TL900, which
-needs the final findings) -> findings, optionally fixed.
+The pipeline, in order: prefilter -> size limit -> CPython's verdict
+(TL999, :mod:`threadlint.verdict`; nothing CPython refuses reaches libcst) ->
+one libcst parse -> the semantic model in explicit phases (names: the one
+walk, which records its events; facts: the providers the enabled rules
+require, fed by one replay of those events and finished) -> rules (their
+hooks over a second replay, then ``finish()``) -> positions (only when
+something was reported) -> the noqa stage (``# noqa`` and ``# threadlint:
+noqa`` filtering, then TL900, which needs the final findings) -> findings,
+optionally fixed. From the parse on, the work runs on a thread with a deep
+stack (see :func:`_on_deep_stack`).
 """
 
 from __future__ import annotations
 
-import ast
 import bisect
 import codecs
 import difflib
 import gc
 import hashlib
-import io
-import itertools
 import re
-import tokenize
 import traceback
-import warnings
 from dataclasses import dataclass, replace
-from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Type
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Type, TypeVar
 
 import libcst as cst
 
@@ -41,65 +39,40 @@ from threadlint.prefilter import prefilter_for
 from threadlint.rules import ALL_RULES, ENGINE_CODES, SYNTAX_ERROR_CODE, UNUSED_NOQA_CODE
 from threadlint.rules.base import RELATED_LINE, Report, Rule
 from threadlint.settings import Settings
+from threadlint.stacks import on_thread, on_thread_named
+from threadlint.verdict import check as check_syntax
+from threadlint.verdict import parses
 from threadlint.walk import Recording, Replace, dispatch, has_hooks, left_types
+
+_T = TypeVar("_T")
 
 MAX_FIX_ROUNDS = 8
 _YOUNG_GARBAGE_WORTH_COLLECTING = 10_000
-#: CPython's tokenizer refuses more than 200 nested brackets.
-MAX_BRACKET_DEPTH = 200
-_BRACKETS = b"()[]{}"
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
-_BRACKET_DELTA = {ord("("): 1, ord("["): 1, ord("{"): 1, ord(")"): -1, ord("]"): -1, ord("}"): -1}
+#: libcst's parse and the model's walks recurse once or more per level of
+#: nesting, and CPython accepts about 3,000 levels (``a[0][0]...``, ``not not
+#: ...``), more for what its AST keeps flat (``a and b and ...``): they run on
+#: a thread with a stack this large and this recursion limit, so that valid
+#: code is analysed, not a crash of the process (8 MB, a main thread's usual
+#: stack, overflows in libcst's native parser at about 8,000 ``and``; 256 MB
+#: holds more than 100,000). The stack is address space, not memory, until
+#: deep code uses it.
+PARSE_STACK_BYTES = 256 * 1024 * 1024
+PARSE_RECURSION_LIMIT = 100_000
+_DEEP_THREAD = "threadlint-deep-stack"
 
 
-def _bracket_depth(source: bytes) -> int:
-    """An upper bound on bracket nesting (brackets in strings count too)."""
-    brackets = source.translate(None, _NOT_BRACKETS)
-    if len(brackets) <= MAX_BRACKET_DEPTH:
-        return len(brackets)
-    return max(itertools.accumulate(map(_BRACKET_DELTA.__getitem__, brackets)))
+def _on_deep_stack(function: Callable[[], _T]) -> _T:
+    """``function()`` on a thread with a large stack and a high recursion
+    limit (on this one when it is that thread, or none can be made)."""
+    if on_thread_named(_DEEP_THREAD):
+        return function()
+    return on_thread(function, name=_DEEP_THREAD, stack_bytes=PARSE_STACK_BYTES,
+                     recursion_limit=PARSE_RECURSION_LIMIT)
 
 
-def _compile_error(path: str, source: bytes) -> Optional[Finding]:
-    """TL999 where CPython's own parser reports a syntax error, else None."""
-    try:
-        with warnings.catch_warnings():
-            # The file's own SyntaxWarnings (invalid escapes, `is` with a
-            # literal) are not threadlint's to print.
-            warnings.simplefilter("ignore")
-            try:
-                # A full compile skips building Python AST objects: about 20%
-                # faster than PyCF_ONLY_AST on valid files, the common case.
-                compile(source, path, "exec", dont_inherit=True)
-                return None
-            except Exception:  # noqa: BLE001 - the parser alone decides
-                # The compiler also refuses what only it checks (`return`
-                # outside a function); TL999 reports parser errors only.
-                compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-    except SyntaxError as exc:
-        line = exc.lineno or 1
-        col = exc.offset or 1
-        text = (exc.text or "").split("\n")[0].rstrip("\r") if exc.lineno else ""
-        return Finding(path, line, max(col, 1), SYNTAX_ERROR_CODE, f"SyntaxError: {exc.msg}",
-                       source=(text,) if text else ())
-    except (ValueError, MemoryError) as exc:
-        return Finding(path, 1, 1, SYNTAX_ERROR_CODE, f"SyntaxError: {exc}")
-    except RecursionError:
-        return None  # CPython's parser gave up on the depth; libcst decides
-    return None
-
-
-def _decode_error(path: str, source: bytes) -> Optional[Finding]:
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
-        source.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = source.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (source.rfind(b"\n", 0, exc.start) + 1) + 1
-        return Finding(path, line, col, SYNTAX_ERROR_CODE, f"UnicodeDecodeError: {exc}")
-    except (SyntaxError, LookupError) as exc:
-        return Finding(path, 1, 1, SYNTAX_ERROR_CODE, f"{type(exc).__name__}: {exc}")
-    return None
+def _syntax_error(path: str, error: Tuple[int, int, str]) -> Finding:
+    line, col, message = error
+    return Finding(path, line, col, SYNTAX_ERROR_CODE, message)
 
 
 class _Failures:
@@ -109,10 +82,12 @@ class _Failures:
         self.path = path
         self.errors: List[FileError] = []
         self.providers: Set[Type[Provider]] = set()
+        #: Those of ``providers`` that failed for another reason than depth.
+        self.broken: Set[Type[Provider]] = set()
 
     def add(self, what: str, error: BaseException) -> None:
         if isinstance(error, RecursionError):
-            self.errors.append(FileError(self.path, f"{what} skipped: nesting too deep to analyse"))
+            self.errors.append(_too_deep(self.path, "to analyse", f"{what} skipped"))
             return
         where = traceback.extract_tb(error.__traceback__)[-1]
         self.errors.append(FileError(
@@ -121,6 +96,8 @@ class _Failures:
 
     def provider(self, kind: Type[Provider], error: BaseException) -> None:
         self.providers.add(kind)
+        if not isinstance(error, RecursionError):
+            self.broken.add(kind)
         self.add(f"analysis ({kind.__name__})", error)
 
     def rule(self, rule: Rule, error: BaseException) -> None:
@@ -129,6 +106,10 @@ class _Failures:
     def blocks(self, kind: Type[Provider]) -> bool:
         """Whether ``kind`` or anything it requires has failed."""
         return any(dependency in self.providers for dependency in closure([kind]))
+
+    def only_too_deep(self, kinds: Sequence[Type[Provider]]) -> bool:
+        """Whether what blocks ``kinds`` failed only on deep nesting."""
+        return not any(dependency in self.broken for dependency in closure(kinds))
 
 
 def _build_facts(model: Model, recording: Recording, kinds: Sequence[Type[Provider]],
@@ -185,7 +166,8 @@ def _run_rules(model: Model, recording: Recording, rule_classes: Sequence[Type[R
     for cls in rule_classes:
         if any(failures.blocks(kind) for kind in cls.requires):
             failures.errors.append(FileError(model.path, f"{cls.code} ({cls.name}) skipped: "
-                                                         "the analysis it needs failed"))
+                                                         "the analysis it needs failed",
+                                             warning=failures.only_too_deep(cls.requires)))
         else:
             rules.append(cls(model))
     dead: List[Rule] = []
@@ -282,33 +264,45 @@ def _check(path: str, source: bytes, codes: FrozenSet[str], settings: Settings) 
     """Parse and run rules once. Returns (findings, fixes, errors, module)."""
     if not codes:
         return [], [], [], None
-    decode_problem = _decode_error(path, source)
-    if decode_problem is not None:
-        keep = [decode_problem] if SYNTAX_ERROR_CODE in codes else []
-        return keep, [], [], None
     rule_classes = [rule for rule in ALL_RULES if rule.code in codes and rule.code not in ENGINE_CODES]
-    if not prefilter_for(frozenset(rule.needs for rule in rule_classes)).admits(source):
-        # Nothing any enabled rule looks for can be in this file: skip the
-        # libcst parse, and only ask CPython whether the syntax is valid.
-        finding = _compile_error(path, source) if SYNTAX_ERROR_CODE in codes else None
-        return ([finding] if finding else []), [], [], None
-    if _bracket_depth(source) > MAX_BRACKET_DEPTH:
-        # libcst's native parser can overflow its stack (and kill the process)
-        # on very deep nesting; CPython refuses such files with a SyntaxError.
-        finding = _compile_error(path, source)
-        if finding is not None:
-            return ([finding] if SYNTAX_ERROR_CODE in codes else []), [], [], None
+    # Nothing any enabled rule looks for can be in a file the prefilter
+    # refuses: it needs no parse, only CPython's verdict when TL999 is on.
+    admitted = prefilter_for(frozenset(rule.needs for rule in rule_classes)).admits(source)
+    if not admitted and SYNTAX_ERROR_CODE not in codes:
+        return [], [], [], None
+    limit = settings.max_file_size
+    if limit and len(source) > limit:
+        # libcst needs hundreds of bytes of memory per byte of source, CPython
+        # tens: neither reads the file.
+        return [], [], [FileError(path, f"skipped: the file is {_size(len(source))}, over the "
+                                        f"{_size(limit)} max-file-size limit (raise it in "
+                                        "[tool.threadlint] to lint the file)")], None
+    # CPython's verdict comes first for every file: TL999 is the interpreter's,
+    # and what CPython refuses (nesting deep enough to crash libcst's native
+    # parser among it) is never handed to libcst.
+    verdict = check_syntax(path, source)
+    if verdict.error is not None:
+        keep = [_syntax_error(path, verdict.error)] if SYNTAX_ERROR_CODE in codes else []
+        return keep, [], [], None
+    if not admitted:
+        return [], [], [], None
+    if verdict.undecodable is not None:
+        line, col, reason = verdict.undecodable
+        return [], [], [FileError(path, f"skipped: libcst cannot decode this file (line {line}, column "
+                                        f"{col}: {reason}) although CPython accepts it", warning=True)], None
+    return _on_deep_stack(lambda: _parse_and_run(path, source, verdict.encoding, rule_classes, settings))
+
+
+def _parse_and_run(path: str, source: bytes, encoding: str, rule_classes: List[Type[Rule]],
+                   settings: Settings) -> _Analysis:
     try:
-        module = parse_unvalidated(source)
+        module = parse_unvalidated(source, encoding)
     except cst.ParserSyntaxError as exc:
-        finding = _compile_error(path, source)
-        if finding is not None:
-            return ([finding] if SYNTAX_ERROR_CODE in codes else []), [], [], None
         where = f"line {exc.raw_line}, column {exc.raw_column + 1}"
         return [], [], [FileError(path, f"skipped: libcst cannot parse this file ({where}) "
                                         "although CPython accepts it", warning=True)], None
     except RecursionError:
-        return [], [], [FileError(path, "skipped: nesting too deep for the parser")], None
+        return [], [], [_too_deep(path, "for the parser")], None
     except Exception as exc:  # noqa: BLE001 - the native parser's other failures
         return [], [], [FileError(path, f"parser failed: {type(exc).__name__}: {exc}")], None
 
@@ -346,7 +340,7 @@ def _report(path: str, source: bytes, module: cst.Module, reports: List[Report],
                   if report.fix_node is not None and report.replacement is not None]
         positions = spans(module, source, nodes, recording)
     except RecursionError:
-        return [], [], errors + [FileError(path, "skipped: nesting too deep to locate findings")], module
+        return [], [], errors + [_too_deep(path, "to locate findings")], module
     lines = source_lines(source, module.encoding)
     findings: List[Finding] = []
     fixes: List[Tuple[Finding, Report]] = []
@@ -396,9 +390,7 @@ def _quoted_lines(lines: List[str], line: int, end_line: Optional[int]) -> Tuple
 
 def _compiles(path: str, source: bytes) -> bool:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        parses(source, path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
@@ -413,7 +405,9 @@ def lint_source(path: str, source: bytes, settings: Settings, *, fix: bool = Fal
     try:
         return _lint_source(path, source, settings, fix)
     except RecursionError:
-        return LintResult(path, errors=[FileError(path, "skipped: nesting too deep to analyse")])
+        return LintResult(path, errors=[_too_deep(path, "to analyse")])
+    except MemoryError:
+        return LintResult(path, errors=[FileError(path, f"skipped: out of memory{_memory_limit(settings)}")])
     except Exception as exc:  # noqa: BLE001 - one file never takes the run down
         return LintResult(path, errors=[FileError(path, f"internal error: {type(exc).__name__}: {exc}")])
     finally:
@@ -428,12 +422,38 @@ def lint_source(path: str, source: bytes, settings: Settings, *, fix: bool = Fal
                 gc.collect(0)
 
 
+def _size(size: int) -> str:
+    for unit, scale in (("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
+
+
+def _memory_limit(settings: Settings) -> str:
+    limit = settings.max_memory
+    return f" (the max-memory limit is {limit} MB per process)" if limit else ""
+
+
+def _too_deep(path: str, what: str, skipped: str = "skipped") -> FileError:
+    """Valid code nested deeper than the analysis can follow: said, not an error."""
+    return FileError(path, f"{skipped}: nesting too deep {what}", warning=True)
+
+
 def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> LintResult:
     findings, fixes, errors, module, dead = _analyse(path, source, settings)
     result = LintResult(path, sorted(findings), errors)
     if not fix or not ((fixes and module is not None) or dead):
         return result
+    return _on_deep_stack(lambda: _fixed(path, source, settings, result, fixes, module, dead))
+
+
+def _fixed(path: str, source: bytes, settings: Settings, result: LintResult,
+           fixes: List[Tuple[Finding, Report]], module: Optional[cst.Module],
+           dead: List[Unused]) -> LintResult:
+    """Apply ``fixes`` and lint again, until nothing changes; then remove
+    unused noqa codes (``dead``)."""
     current = source
+    findings, errors = result.findings, result.errors
     fixed: List[Finding] = []
     unplaced: List[Finding] = []
     why = "libcst does not reproduce the source around it exactly"

@@ -1,11 +1,12 @@
 """Reading files and linting them: cache, process pool, crash containment.
 
 The parent reads every file (cheap) and answers what it can from the cache;
-the rest is linted in-process (``-j 1``, or too few files to pay for workers)
-or in a process pool. A worker that dies (libcst's native parser can crash
-its process on pathological input) or hangs never takes the run down: the
-files it held are re-run one per process, and the file that kills or stalls
-its own process is reported by name while every other file's findings stay.
+the rest is linted in child processes, never in the parent: one process
+taking the files in turn (``-j 1``, or too few files to pay for more), or a
+pool of them. Each file has a time budget (``file-timeout``) and each child a
+memory limit (``max-memory``), so that no input can crash, hang or exhaust
+the run: a child that dies or overruns is replaced, the file that killed or
+stalled it is reported by name, and every other file's findings stay.
 """
 
 from __future__ import annotations
@@ -31,12 +32,18 @@ from threadlint.discovery import STDIN
 from threadlint.findings import FileError, LintResult
 from threadlint.settings import Settings
 
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
+
 #: Below this many files to lint, starting workers costs more than it saves.
 MIN_FILES_FOR_POOL = 16
 BATCH_SIZE = 8
 BATCH_BYTES = 64_000
-#: Seconds one file may take before its worker is considered hung.
-FILE_TIMEOUT = 60.0
+#: What the parent adds to a file's budget before it kills a child that has
+#: not answered (the child's own timer, where there is one, fires first).
+GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -103,11 +110,6 @@ def _watch(parent: int, watched: int) -> None:  # pragma: no cover - in workers
             os._exit(1)
 
 
-def _new_pool(jobs: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=jobs, initializer=_die_with_parent,
-                               initargs=(os.getpid(),))
-
-
 def write_atomically(path: str, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that a crash never leaves it half-written
     (reports written with ``--output-file``; fixes go through
@@ -160,50 +162,122 @@ def _release_memory() -> None:
         pass
 
 
+#: glibc's mallopt parameter: how many heaps threads may allocate from.
+_M_ARENA_MAX = -8
+
+
+def _limit_process(settings: Settings) -> None:
+    """In a child, before it lints: the memory limit, and a timer whose
+    signal ends the process (a file stuck in native code cannot be
+    interrupted any other way)."""
+    try:
+        # The engine parses each file on a thread of its own (for its
+        # stack); with a heap of its own too, memory freed in one heap is not
+        # reused by the other (measured: peak 175 -> 260 MB on the stdlib's
+        # threading files).
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 1)
+    except (OSError, AttributeError, TypeError):  # not glibc
+        pass
+    if settings.max_memory and resource is not None and hasattr(resource, "RLIMIT_AS"):
+        wanted = settings.max_memory * 1024 * 1024
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            wanted = min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+        except (ValueError, OSError):  # a platform that refuses: no limit
+            pass
+    if hasattr(signal, "setitimer"):
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    # Imported before any file's budget starts (libcst takes a while).
+    import threadlint.engine  # noqa: F401
+
+
+def _lint_in_budget(task: Task, settings: Settings, fix: bool) -> LintResult:
+    timed = settings.file_timeout and hasattr(signal, "setitimer")
+    if timed:
+        signal.setitimer(signal.ITIMER_REAL, settings.file_timeout)
+    try:
+        return lint_source(task.path, task.source, settings, fix=fix)
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 def _lint_batch(batch: Sequence[Task], settings: Settings, fix: bool) -> List[LintResult]:
     results = []
     for task in batch:
-        results.append(lint_source(task.path, task.source, settings, fix=fix))
+        results.append(_lint_in_budget(task, settings, fix))
         if len(task.source) > _TRIM_AFTER_BYTES:
             _release_memory()
     return results
 
 
-def _isolated_child(conn, parent: int, task: Task, settings: Settings,
-                    fix: bool) -> None:  # pragma: no cover
+def _contained_child(conn, tasks: Sequence[Task], settings: Settings,
+                     fix: bool, parent: int) -> None:  # pragma: no cover - runs in a child
     _die_with_parent(parent)
-    conn.send(lint_source(task.path, task.source, settings, fix=fix))
+    _limit_process(settings)
+    for task in tasks:
+        result = _lint_in_budget(task, settings, fix)
+        conn.send((task.index, result))
+        if len(task.source) > _TRIM_AFTER_BYTES:
+            _release_memory()
     conn.close()
 
 
-def _run_isolated(task: Task, settings: Settings, fix: bool) -> LintResult:
-    """Lint one file in a process of its own; name it if it crashes or hangs."""
+def _failure(task: Task, settings: Settings, exitcode: Optional[int]) -> LintResult:
+    """What to say about a file whose process died (``exitcode``) or, for
+    None, stopped answering."""
+    if exitcode is None or (hasattr(signal, "SIGALRM") and exitcode == -signal.SIGALRM):
+        message = f"skipped: linting took longer than {settings.file_timeout:g} s (file-timeout)"
+    else:
+        how = f"signal {-exitcode}" if exitcode < 0 else f"exit status {exitcode}"
+        message = f"skipped: the parser crashed its process ({how}) on this file"
+        if settings.max_memory and exitcode in _OUT_OF_MEMORY_SIGNALS:
+            message += f"; it may have run out of memory (max-memory is {settings.max_memory} MB)"
+    return LintResult(task.path, errors=[FileError(task.path, message)])
+
+
+_OUT_OF_MEMORY_SIGNALS = {-getattr(signal, name) for name in ("SIGABRT", "SIGSEGV", "SIGBUS", "SIGKILL")
+                          if hasattr(signal, name)}
+
+
+def _run_contained(tasks: Sequence[Task], settings: Settings, fix: bool) -> Dict[int, LintResult]:
+    """Lint ``tasks`` in order in one child process; when it dies or
+    overruns a file's budget, name that file and go on in a new child."""
+    results: Dict[int, LintResult] = {}
+    pending: Deque[Task] = deque(tasks)
+    budget = settings.file_timeout + GRACE_SECONDS if settings.file_timeout else None
     context = multiprocessing.get_context()
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_isolated_child, args=(sender, os.getpid(), task, settings, fix),
-                              daemon=True)
-    process.start()
-    sender.close()
-    result: Optional[LintResult] = None
-    answered = receiver.poll(FILE_TIMEOUT)
-    if answered:
+    while pending:
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=_contained_child, args=(sender, list(pending), settings, fix,
+                                                                    os.getpid()),
+                                  daemon=True)
+        process.start()
+        sender.close()
+        done = False
         try:
-            result = receiver.recv()
-        except (EOFError, OSError):
-            process.join(5.0)  # the pipe closed: the process is on its way out
-    if process.is_alive() and result is None:
-        process.kill()
-        process.join()
-        if not answered:
-            return LintResult(task.path, errors=[FileError(
-                task.path, f"skipped: linting took longer than {FILE_TIMEOUT:g} s")])
-    process.join()
-    if result is not None:
-        return result
-    code = process.exitcode
-    how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-    return LintResult(task.path, errors=[FileError(
-        task.path, f"skipped: the parser crashed its process ({how}) on this file")])
+            while pending:
+                task = pending.popleft()
+                if not receiver.poll(budget):
+                    results[task.index] = _failure(task, settings, None)
+                    break
+                try:
+                    index, result = receiver.recv()
+                except (EOFError, OSError):  # the child died on this file
+                    process.join(5.0)
+                    results[task.index] = _failure(task, settings, process.exitcode)
+                    break
+                results[index] = result
+            else:
+                done = True
+        finally:
+            if not done and process.is_alive():
+                process.kill()
+            process.join()
+            receiver.close()
+    return results
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
@@ -236,7 +310,18 @@ def _ready() -> None:
     """A task that only makes the pool start its workers."""
 
 
-def _forked_pool(jobs: int) -> Optional[ProcessPoolExecutor]:
+def _pool(jobs: int, settings: Settings) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
+                               initargs=(os.getpid(), settings))
+
+
+def _start_worker(parent: int, settings: Settings) -> None:  # pragma: no cover - in workers
+    """A pool worker's first steps: die with threadlint, then take the limits."""
+    _die_with_parent(parent)
+    _limit_process(settings)
+
+
+def _forked_pool(jobs: int, settings: Settings) -> Optional[ProcessPoolExecutor]:
     """A pool whose workers are forked now, while the parent holds no file.
 
     A forked worker shares its parent's pages, and they count in its resident
@@ -247,7 +332,7 @@ def _forked_pool(jobs: int) -> Optional[ProcessPoolExecutor]:
     """
     if multiprocessing.get_start_method() != "fork":
         return None
-    pool = _new_pool(jobs)
+    pool = _pool(jobs, settings)
     try:
         for _ in range(jobs):
             pool.submit(_ready)  # forks a worker (all of them, from Python 3.11)
@@ -263,7 +348,7 @@ def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int,
     queue: Deque[List[Task]] = deque(_batches(tasks))
     suspects: List[Task] = []
     while queue:
-        pool = first_pool or _new_pool(jobs)
+        pool = first_pool or _pool(jobs, settings)
         first_pool = None  # after a failure, a fresh pool
         inflight: Dict[Future, List[Task]] = {}
         failed = False
@@ -273,7 +358,8 @@ def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int,
                     batch = queue.popleft()
                     inflight[pool.submit(_lint_batch, batch, settings, fix)] = batch
                 longest = max(len(batch) for batch in inflight.values())
-                done, _ = wait(inflight, timeout=FILE_TIMEOUT * longest, return_when=FIRST_COMPLETED)
+                timeout = (settings.file_timeout * longest + GRACE_SECONDS) if settings.file_timeout else None
+                done, _ = wait(inflight, timeout=timeout, return_when=FIRST_COMPLETED)
                 if not done:
                     failed = True  # a worker hangs
                     break
@@ -293,8 +379,9 @@ def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int,
                     suspects.extend(batch)
                 _kill_workers(pool)
             pool.shutdown(wait=not failed, cancel_futures=True)
-    for task in suspects:
-        results[task.index] = _run_isolated(task, settings, fix)
+    # A worker died or overran on one of these: again, in turn, so that the
+    # culprit is named and the others keep their results.
+    results.update(_run_contained(sorted(suspects, key=lambda task: task.index), settings, fix))
     return results
 
 
@@ -310,15 +397,16 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
     todo, keys = _read(files, range(len(files)), settings, fix, stdin_name, cache, results,
                        keep=not may_pool)
     pooled = jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL
-    pool = _forked_pool(jobs) if pooled else None
+    pool = _forked_pool(jobs, settings) if pooled else None
     if may_pool:
         todo, keys = _reread(files, todo, settings, fix, stdin_name, cache, results)
     try:
         if pooled:
             linted = _run_pool(todo, settings, fix, jobs, pool)
+        elif todo:
+            linted = _run_contained(todo, settings, fix)
         else:
-            linted = {task.index: lint_source(task.path, task.source, settings, fix=fix)
-                      for task in todo}
+            linted = {}
     finally:
         if pool is not None:
             pool.shutdown(wait=True)

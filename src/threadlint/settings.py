@@ -92,6 +92,14 @@ class Settings:
     #: TL305's precision knob: the share of an attribute's changes that must
     #: hold a lock before the others count as inconsistent (0 < ratio <= 1).
     guarded_ratio: float = 2 / 3
+    #: Files larger than this many bytes are skipped with an error (0: no
+    #: limit): libcst needs hundreds of bytes of memory per byte of source.
+    max_file_size: int = 2_000_000
+    #: Seconds one file may take before it is skipped with an error (0: no limit).
+    file_timeout: float = 60.0
+    #: Megabytes of address space each linting process may take (0: no
+    #: limit; where the platform has RLIMIT_AS).
+    max_memory: int = 4096
 
     def options_key(self) -> str:
         """The settings rules read, for the cache key."""

@@ -25,13 +25,27 @@ class SyntaxErrorRule(Rule):
     ```
 
     ## Known limitations
-    Syntax is judged by the running CPython's own compiler, so the same file
-    may be valid on one Python version and not on another. When CPython
-    accepts a file that libcst cannot parse, there is no finding (the code is
-    valid); a warning on stderr says the file was skipped, and the exit status
-    is not affected. Errors that CPython raises only after parsing, while
-    compiling to bytecode (`return` outside a function, a duplicate parameter
-    name), are not reported: checking them would mean compiling every file.
+    The verdict is the running CPython's, for every file, whether or not it
+    holds threading code: the file's bytes are compiled as `import` compiles
+    them, so the same file may be valid on one Python version and not on
+    another (`type X = int` is TL999 on 3.11). What CPython refuses is never
+    parsed by libcst, and the position is CPython's: its line, and its column
+    in characters, never past the end of the line. Errors CPython raises only
+    after parsing, while compiling to bytecode (`return` outside a function,
+    a duplicate parameter name), are not reported.
+
+    Code nested deeper than CPython accepts (about 3,000 levels on 3.11: `not
+    not ...`, `a[0][0]...`, nested `lambda`) is TL999 too, as
+    `RecursionError` or `MemoryError` at line 1 (CPython gives no position).
+    Bytes that do not decode in the file's encoding are TL999 where `python
+    file.py` refuses them, even in a comment, at the first such byte; after an
+    encoding cookie or a BOM, where CPython skips comments undecoded, they are
+    not a finding but a warning.
+
+    When CPython accepts a file that libcst cannot parse or decode (a very
+    long implicit string concatenation), there is no finding (the code is
+    valid): a `threadlint: warning:` line on stderr names the file, and the
+    exit status is not affected.
     """
 
     code = "TL999"
