@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="list every rule (code, name, summary) and exit")
     speed = parser.add_argument_group("speed")
     speed.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
-                       help="worker processes (default: number of CPUs; 1 runs in-process)")
+                       help="worker processes (default: number of CPUs; 1: one, linting file after file)")
     speed.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     speed.add_argument("--cache-dir", metavar="DIR",
                        help="where to keep the cache (default: .threadlint_cache/ at the project root)")
