@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="glob patterns to skip, replacing the defaults")
     files.add_argument("--extend-exclude", type=_comma_list, metavar="GLOBS",
                        help="glob patterns to skip, on top of the defaults")
+    files.add_argument("--respect-gitignore", dest="respect_gitignore", action="store_true",
+                       default=None, help="skip what .gitignore and .ignore files ignore (the default)")
+    files.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false",
+                       help="lint files even when a .gitignore or .ignore file ignores them")
     files.add_argument("--force-exclude", action="store_true",
                        help="apply excludes to files named on the command line too")
     files.add_argument("--stdin-filename", metavar="NAME",
@@ -135,6 +139,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     for option in ("exclude", "extend_exclude"):
         if getattr(args, option) is not None:
             validate_patterns(getattr(args, option), "--" + option.replace("_", "-"))
+    if args.respect_gitignore is not None:
+        changes["respect_gitignore"] = args.respect_gitignore
     if args.exclude is not None:
         changes["exclude"] = tuple(_from_cwd(pattern) for pattern in args.exclude)
     if args.extend_exclude is not None:
