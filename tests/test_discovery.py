@@ -7,15 +7,20 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Tuple
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on older Pythons only
+    import tomli as tomllib
 
 from threadlint import settings as settings_module
 from threadlint.discovery import discover
 from threadlint.settings import Settings, matches_any
 
-from test_cli import JOBS, rows, tl, write
+from test_cli import JOBS, err_lines, rows, tl, write
 
 
 def linted(proc: subprocess.CompletedProcess) -> List[str]:
@@ -128,3 +133,111 @@ def test_gitignore_follows_the_platforms_case_rules(tmp_path: Path,
         found = discover([str(tmp_path)], Settings(root=str(tmp_path)))
         assert [os.path.relpath(f, tmp_path).replace(os.sep, "/") for f in found.files] == expected
 
+
+
+# --------------------------------------------------------------------------- #
+# Configuration files: which one applies to each file
+# --------------------------------------------------------------------------- #
+
+def codes_by_path(proc: subprocess.CompletedProcess) -> Dict[str, List[str]]:
+    found: Dict[str, List[str]] = {}
+    for path, _line, _col, code in rows(proc.stdout):
+        found.setdefault(path, []).append(code)
+    return found
+
+
+@pytest.mark.parametrize("present, winner", [
+    ((".threadlint.toml", "threadlint.toml", "pyproject.toml"), "TL101"),
+    (("threadlint.toml", "pyproject.toml"), "TL102"),
+    (("pyproject.toml",), "TL103"),
+], ids=["dot-file-first", "threadlint-toml-before-pyproject", "pyproject"])
+def test_config_file_precedence_in_one_directory(tmp_path: Path, present: Tuple[str, ...],
+                                                 winner: str) -> None:
+    bodies = {".threadlint.toml": 'select = ["TL101"]\n', "threadlint.toml": 'select = ["TL102"]\n',
+              "pyproject.toml": '[tool.threadlint]\nselect = ["TL103"]\n'}
+    write(tmp_path, {name: bodies[name] for name in present})
+    write(tmp_path, {"pkg/jobs.py": JOBS})
+    proc = tl([], tmp_path / "pkg")
+    assert (proc.returncode, proc.stderr) == (1, b"")
+    assert codes_by_path(proc) == {"./jobs.py": [winner]}
+
+
+SUBPROJECTS = {
+    "pyproject.toml": '[tool.threadlint]\nselect = ["TL101"]\n',
+    "jobs.py": JOBS,
+    "sub/threadlint.toml": 'select = ["TL103"]\nextend-exclude = ["gen"]\n',
+    "sub/jobs.py": JOBS,
+    "sub/gen/out.py": JOBS,           # excluded by sub's pattern, relative to sub
+    "gen/out.py": JOBS,               # the root's settings do not exclude it
+    "sub/deeper/jobs.py": JOBS,
+    "other/pyproject.toml": '[tool.threadlint]\nselect = ["TL102"]\n',
+    "other/jobs.py": JOBS,
+}
+
+
+def test_each_file_uses_its_nearest_configuration(tmp_path: Path) -> None:
+    write(tmp_path, SUBPROJECTS)
+    proc = tl([], tmp_path)
+    assert (proc.returncode, proc.stderr) == (1, b"")
+    assert codes_by_path(proc) == {"./gen/out.py": ["TL101"], "./jobs.py": ["TL101"],
+                                   "./other/jobs.py": ["TL102"], "./sub/deeper/jobs.py": ["TL103"],
+                                   "./sub/jobs.py": ["TL103"]}
+    # Named files too, and from any directory.
+    proc = tl(["../sub/jobs.py", "../jobs.py"], tmp_path / "other")
+    assert codes_by_path(proc) == {"../jobs.py": ["TL101"], "../sub/jobs.py": ["TL103"]}
+
+
+def test_command_line_overrides_every_configuration(tmp_path: Path) -> None:
+    write(tmp_path, SUBPROJECTS)
+    proc = tl(["--select", "TL102", "--extend-exclude", "other"], tmp_path)
+    assert (proc.returncode, proc.stderr) == (1, b"")
+    assert codes_by_path(proc) == {"./gen/out.py": ["TL102"], "./jobs.py": ["TL102"],
+                                   "./sub/deeper/jobs.py": ["TL102"], "./sub/jobs.py": ["TL102"]}
+    proc = tl(["--config", "other/pyproject.toml", "jobs.py", "sub/jobs.py"], tmp_path)
+    assert codes_by_path(proc) == {"jobs.py": ["TL102"], "sub/jobs.py": ["TL102"]}
+
+
+def test_bad_subproject_configuration_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    write(tmp_path, {"jobs.py": JOBS, "sub/jobs.py": JOBS, "sub/threadlint.toml": 'selec = ["TL1"]\n'})
+    proc = tl([], tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, b"")
+    config = os.path.join(os.path.realpath(tmp_path), "sub", "threadlint.toml")
+    lines = err_lines(proc)
+    assert len(lines) == 1 and lines[0].startswith(
+        f"threadlint: error: {config}: unknown key 'selec' (expected one of: select,"), lines
+
+
+def test_show_settings_prints_the_resolved_settings_as_toml(tmp_path: Path) -> None:
+    write(tmp_path, SUBPROJECTS)
+    write(tmp_path, {"sub/threadlint.toml": 'select = ["TL103"]\nextend-exclude = ["gen"]\n'
+                                            'per-file-ignores = { "deeper/*" = ["TL103"] }\n'})
+    proc = tl(["--show-settings", "sub/deeper/jobs.py", "--extend-select", "TL102"], tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    shown = tomllib.loads(proc.stdout.decode("utf-8"))
+    root = os.path.realpath(tmp_path / "sub")
+    assert shown["config-file"] == os.path.join(root, "threadlint.toml")
+    assert (shown["root"], shown["select"], shown["extend-select"]) == (root, [], ["TL102"])
+    assert shown["extend-exclude"] == ["gen"] and "site-packages" in shown["exclude"]
+    assert shown["per-file-ignores"] == {"deeper/*": ["TL103"]}
+    assert (shown["respect-gitignore"], shown["contracts-from-prose"]) == (True, True)
+    assert (shown["excluded"], shown["enabled-codes"]) == (False, ["TL102"])
+    assert set(shown) == {"config-file", "root", "select", "ignore", "extend-select", "exclude",
+                          "extend-exclude", "per-file-ignores", "contracts-from-prose",
+                          "guarded-ratio", "respect-gitignore", "excluded", "enabled-codes"}
+    proc = tl(["--isolated", "--show-settings", "jobs.py"], tmp_path)
+    assert tomllib.loads(proc.stdout.decode("utf-8"))["config-file"] == ""
+    proc = tl(["--show-settings", "nope.py"], tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, b"")
+    assert err_lines(proc) == ["threadlint: error: --show-settings: nope.py: no such file or directory"]
+
+
+def test_show_files_lists_what_would_be_linted(tmp_path: Path) -> None:
+    write(tmp_path, SUBPROJECTS)
+    write(tmp_path, {".gitignore": "other/\n"})
+    proc = tl(["--show-files"], tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    assert proc.stdout.decode().splitlines() == ["./jobs.py", "./gen/out.py", "./sub/jobs.py",
+                                                 "./sub/deeper/jobs.py"]
+    proc = tl(["--show-files", "jobs.py", "missing.py"], tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, b"jobs.py\n")
+    assert err_lines(proc) == ["threadlint: error: missing.py: no such file or directory"]

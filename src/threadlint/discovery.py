@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 
 from threadlint.settings import Settings, fold_case
 
@@ -31,8 +31,12 @@ def _identity(path: str) -> str:
     return os.path.normcase(os.path.abspath(path))
 
 
-def discover(paths: List[str], settings: Settings, force_exclude: bool = False) -> Discovered:
+def discover(paths: List[str], settings: Settings, force_exclude: bool = False,
+             settings_for: Optional[Callable[[str], Settings]] = None) -> Discovered:
     """Files to lint, spelled as the user spelled their paths, in a stable order.
+
+    ``settings_for(directory)``, when given, is the settings of the files in
+    that directory (the nearest configuration's); else ``settings`` is everyone's.
 
     Directories are walked for ``*.py`` with excluded directories pruned; a file
     named explicitly is linted whatever its suffix (and, unless
@@ -46,8 +50,10 @@ def discover(paths: List[str], settings: Settings, force_exclude: bool = False) 
             found.files.append(STDIN)
             continue
         if os.path.isdir(path):
-            candidates = _walk(path, settings, found.unreadable, ignores)
+            candidates = _walk(path, settings, found.unreadable, ignores, settings_for)
         elif os.path.exists(path) or os.path.islink(path):
+            if settings_for is not None:
+                settings = settings_for(os.path.dirname(os.path.abspath(path)))
             if force_exclude and (settings.is_excluded(path) or (
                     settings.respect_gitignore and ignores.ignored_path(path))):
                 continue
@@ -64,17 +70,20 @@ def discover(paths: List[str], settings: Settings, force_exclude: bool = False) 
 
 
 def _walk(top: str, settings: Settings, unreadable: List[Tuple[str, str]],
-          ignores: IgnoreFiles) -> List[str]:
+          ignores: IgnoreFiles, settings_for: Optional[Callable[[str], Settings]]) -> List[str]:
     def failed(error: OSError) -> None:
         unreadable.append((error.filename or top, error.strerror or str(error)))
 
-    start = ignores.start(top) if settings.respect_gitignore else ""
+    start = ignores.start(top)
 
     def skipped(path: str, is_dir: bool) -> bool:
-        return settings.is_excluded(path) or (bool(start) and ignores.ignored(path, is_dir, start))
+        return settings.is_excluded(path) or (settings.respect_gitignore
+                                              and ignores.ignored(path, is_dir, start))
 
     files = []
     for directory, dirnames, filenames in os.walk(top, onerror=failed):
+        if settings_for is not None:
+            settings = settings_for(directory)
         dirnames[:] = sorted(d for d in dirnames if not skipped(os.path.join(directory, d), True))
         for name in sorted(filenames):
             if name.endswith(".py"):
