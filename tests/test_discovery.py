@@ -241,3 +241,12 @@ def test_show_files_lists_what_would_be_linted(tmp_path: Path) -> None:
     proc = tl(["--show-files", "jobs.py", "missing.py"], tmp_path)
     assert (proc.returncode, proc.stdout) == (2, b"jobs.py\n")
     assert err_lines(proc) == ["threadlint: error: missing.py: no such file or directory"]
+
+
+def test_stdin_uses_the_configuration_of_its_stdin_filename(tmp_path: Path) -> None:
+    write(tmp_path, SUBPROJECTS)
+    proc = tl(["--no-cache", "--stdin-filename", "sub/x.py", "-"], tmp_path, stdin=JOBS)
+    assert (proc.returncode, proc.stderr) == (1, b"")
+    assert codes_by_path(proc) == {"sub/x.py": ["TL103"]}
+    proc = tl(["--no-cache", "-"], tmp_path / "sub", stdin=JOBS)  # no name: the current directory's
+    assert codes_by_path(proc) == {"<stdin>": ["TL103"]}
