@@ -461,8 +461,8 @@ def test_command_line_overrides_the_config_file(tmp_path: Path, options: List[st
 @pytest.mark.parametrize("body, fragment", [
     (b'[tool.threadlint]\nselec = ["TL1"]\n',
      "[tool.threadlint] unknown key 'selec' (expected one of: select, ignore, extend-select, "
-     "exclude, extend-exclude, per-file-ignores, contracts-from-prose, guarded-ratio, max-file-size, "
-     "file-timeout, max-memory)"),
+     "exclude, extend-exclude, per-file-ignores, contracts-from-prose, respect-gitignore, "
+     "guarded-ratio, max-file-size, file-timeout, max-memory)"),
     (b'[tool.threadlint]\nselect = "TL1"\nexclude = ["build", 3]\n',
      "[tool.threadlint] select: expected a list of strings, got str 'TL1'"),
     (b'[tool.threadlint]\nignore = ["TL7"]\n',

@@ -7,16 +7,17 @@ import contextlib
 import errno
 import inspect
 import io
+import json
 import os
 import signal
 import sys
 import threading
 from dataclasses import replace
-from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence, Set, TextIO, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Set, TextIO, Tuple
 
 from threadlint import __version__
 from threadlint.cache import DEFAULT_DIRNAME, Cache
-from threadlint.config import find_config, load_settings
+from threadlint.config import Resolver, find_config, load_settings
 from threadlint.discovery import STDIN, discover
 from threadlint.findings import FileError, Finding, LintResult
 from threadlint.fixwrite import FixNotWritten, Writer
@@ -69,15 +70,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="glob patterns to skip, replacing the defaults")
     files.add_argument("--extend-exclude", type=_comma_list, metavar="GLOBS",
                        help="glob patterns to skip, on top of the defaults")
+    files.add_argument("--respect-gitignore", dest="respect_gitignore", action="store_true",
+                       default=None, help="skip what .gitignore and .ignore files ignore (the default)")
+    files.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false",
+                       help="lint files even when a .gitignore or .ignore file ignores them")
     files.add_argument("--force-exclude", action="store_true",
                        help="apply excludes to files named on the command line too")
     files.add_argument("--stdin-filename", metavar="NAME",
                        help="the path to report for source read from stdin")
     config = parser.add_argument_group("configuration")
     config.add_argument("--config", metavar="FILE",
-                        help="read settings from FILE instead of the nearest pyproject.toml")
+                        help="read settings for every file from FILE instead of each file's nearest "
+                             ".threadlint.toml, threadlint.toml or pyproject.toml")
     config.add_argument("--isolated", action="store_true",
                         help="ignore all configuration files")
+    config.add_argument("--show-settings", metavar="PATH",
+                        help="print the settings that apply to PATH (which file, every key) and exit")
+    config.add_argument("--show-files", action="store_true",
+                        help="list the files that would be linted and exit")
     out = parser.add_argument_group("output")
     out.add_argument("--output-format", choices=FORMATS, default="concise", metavar="FORMAT",
                      help="concise (path:line:col: CODE message, the default), full (with the "
@@ -117,6 +127,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         settings = load_settings(args.config, explicit=True)
     else:
         settings = load_settings(find_config(os.getcwd()), explicit=False)
+    return _with_options(settings, args)
+
+
+def _with_options(settings: Settings, args: argparse.Namespace) -> Settings:
+    """``settings`` with the command line laid over them."""
     given: Dict[str, Tuple[str, ...]] = {}
     for option in ("select", "ignore", "extend_select"):
         value = getattr(args, option)
@@ -135,6 +150,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     for option in ("exclude", "extend_exclude"):
         if getattr(args, option) is not None:
             validate_patterns(getattr(args, option), "--" + option.replace("_", "-"))
+    if args.respect_gitignore is not None:
+        changes["respect_gitignore"] = args.respect_gitignore
     if args.exclude is not None:
         changes["exclude"] = tuple(_from_cwd(pattern) for pattern in args.exclude)
     if args.extend_exclude is not None:
@@ -151,6 +168,45 @@ def _from_cwd(pattern: str) -> str:
         return pattern
     trailing = "/" if pattern.endswith(("/", os.sep)) else ""
     return os.path.abspath(pattern).replace(os.sep, "/") + trailing
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list, frozenset)):
+        items = sorted(value) if isinstance(value, frozenset) else value
+        return "[" + ", ".join(_toml(item) for item in items) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def _show_settings(path: str, settings: Settings) -> int:
+    """``--show-settings``: what applies to ``path``, as TOML."""
+    if not os.path.exists(path):
+        sys.stderr.write(f"threadlint: error: --show-settings: {path}: no such file or directory\n")
+        return EXIT_ERROR
+    config = os.path.abspath(settings.config_path) if settings.config_path else ""
+    table = ", ".join(f"{_toml(pattern)} = {_toml(codes)}" for pattern, codes in settings.per_file_ignores)
+    lines = [
+        f"# Settings for {path}" + ("" if config else " (no configuration file: the defaults)"),
+        f"config-file = {_toml(config)}",
+        f"root = {_toml(settings.root)}",
+        f"select = {_toml(settings.select)}",
+        f"ignore = {_toml(settings.ignore)}",
+        f"extend-select = {_toml(settings.extend_select)}",
+        f"exclude = {_toml(settings.exclude)}",
+        f"extend-exclude = {_toml(settings.extend_exclude)}",
+        f"per-file-ignores = {{{' ' + table + ' ' if table else ''}}}",
+        f"contracts-from-prose = {_toml(settings.contracts_from_prose)}",
+        f"guarded-ratio = {_toml(settings.guarded_ratio)}",
+        f"respect-gitignore = {_toml(settings.respect_gitignore)}",
+        "# what follows from them for this path",
+        f"excluded = {_toml(settings.is_excluded(path))}",
+        f"enabled-codes = {_toml(settings.enabled_codes(path))}",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_CLEAN
 
 
 def _explain(code: str) -> int:
@@ -321,7 +377,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stdout, sys.stderr = saved
 
 
-def _add_noqa(results: List[Tuple[LintResult, bool]], settings: Settings, failed: bool) -> int:
+def _add_noqa(results: List[Tuple[LintResult, bool]], settings_for: Callable[[str], Settings],
+              failed: bool) -> int:
     """``--add-noqa``: silence every finding where it is, file by file."""
     from threadlint.engine import add_noqa
 
@@ -334,7 +391,7 @@ def _add_noqa(results: List[Tuple[LintResult, bool]], settings: Settings, failed
         if not result.findings:
             continue
         try:
-            change = add_noqa(result.path, read_source(result.path), settings)
+            change = add_noqa(result.path, read_source(result.path), settings_for(result.path))
         except OSError as exc:
             sys.stderr.write(f"threadlint: error: {result.path}: cannot read file: {exc.strerror or exc}\n")
             failed = True
@@ -372,6 +429,12 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return EXIT_CLEAN
     try:
         settings = _settings(args)
+        resolver = None
+        if not args.isolated and args.config is None:  # each file: its nearest configuration
+            resolver = Resolver(settings, lambda found: _with_options(found, args))
+        if args.show_settings is not None:
+            shown = settings if resolver is None else resolver.for_path(args.show_settings)
+            return _show_settings(args.show_settings, shown)
     except SettingsError as exc:
         sys.stderr.write(f"threadlint: error: {exc}\n")
         return EXIT_ERROR
@@ -385,7 +448,24 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         sys.stderr.write(f"threadlint: error: --add-noqa edits files in place: it cannot be "
                          f"combined with {other}\n")
         return EXIT_ERROR
-    discovered = discover(paths, settings, args.force_exclude)
+    stdin_name = args.stdin_filename or "<stdin>"
+
+    def settings_for(path: str) -> Settings:
+        if resolver is None:
+            return settings
+        if path in (STDIN, stdin_name):
+            return resolver.for_path(args.stdin_filename) if args.stdin_filename else settings
+        return resolver.for_path(path)
+
+    try:
+        discovered = discover(paths, settings, args.force_exclude,
+                              None if resolver is None else resolver.for_directory)
+        groups: Dict[Settings, List[str]] = {}
+        for file in discovered.files:
+            groups.setdefault(settings_for(file), []).append(file)
+    except SettingsError as exc:
+        sys.stderr.write(f"threadlint: error: {exc}\n")
+        return EXIT_ERROR
     failed = False
     for missing in discovered.missing:
         sys.stderr.write(f"threadlint: error: {missing}: no such file or directory\n")
@@ -393,15 +473,20 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     for directory, reason in discovered.unreadable:
         sys.stderr.write(f"threadlint: error: {directory}: cannot read directory: {reason}\n")
         failed = True
+    if args.show_files:
+        for file in discovered.files:
+            sys.stdout.write(file + "\n")
+        return EXIT_ERROR if failed else EXIT_CLEAN
 
-    stdin_name = args.stdin_filename or "<stdin>"
     cache = None
     if not args.no_cache:
         cache = Cache(args.cache_dir or os.path.join(settings.root, DEFAULT_DIRNAME))
     jobs = args.jobs or os.cpu_count() or 1
-    results = run(discovered.files, settings, args.fix, stdin_name, jobs, cache)
+    results: List[Tuple[LintResult, bool]] = []
+    for group, members in groups.items():  # one run per configuration
+        results += run(members, group, args.fix, stdin_name, jobs, cache)
     if args.add_noqa:
-        return _add_noqa(results, settings, failed)
+        return _add_noqa(results, settings_for, failed)
     findings: List[Finding] = []
     fixed: List[Finding] = []
     writer = Writer()

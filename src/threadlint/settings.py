@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import FrozenSet, Iterable, Optional, Sequence, Tuple
@@ -11,10 +12,31 @@ from typing import FrozenSet, Iterable, Optional, Sequence, Tuple
 from threadlint.catalog import rule_codes
 
 DEFAULT_EXCLUDES: Tuple[str, ...] = (
-    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build", "dist",
-    "node_modules", ".eggs", "*.egg-info", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-    ".threadlint_cache",
+    # version control
+    ".git", ".git-rewrite", ".hg", ".svn", ".bzr",
+    # virtual environments and installed packages
+    ".venv", "venv", ".direnv", ".pyenv", "__pypackages__", "site-packages", ".tox", ".nox",
+    ".pants.d", "node_modules",
+    # build output
+    "build", "dist", "_build", "buck-out", ".eggs", "*.egg-info",
+    # caches
+    "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".pytype", ".hypothesis",
+    ".ipynb_checkpoints", ".threadlint_cache",
 )
+
+#: Whether the platform's file systems ignore case by default (Windows,
+#: macOS): there ``Build`` and ``build`` name one directory, so a pattern
+#: matches either spelling; elsewhere case counts.
+CASE_INSENSITIVE = sys.platform in ("win32", "cygwin", "darwin")
+
+
+def fold_case(text: str) -> str:
+    """``text`` as the platform compares names: lower-cased where case is ignored."""
+    return text.lower() if CASE_INSENSITIVE else text
+
+
+def _fnmatch(name: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(fold_case(name), fold_case(pattern))
 
 
 class SettingsError(ValueError):
@@ -55,7 +77,7 @@ def matches_any(path: str, patterns: Sequence[str], root: str) -> bool:
     """Whether any of ``patterns`` matches ``path`` (its name, its path relative
     to ``root``, or its absolute path); a directory pattern covers what is below."""
     name = os.path.basename(path.rstrip("/\\")) or path
-    if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
+    if any(_fnmatch(name, pattern) for pattern in patterns):
         return True
     absolute = os.path.abspath(path)
     try:
@@ -67,7 +89,7 @@ def matches_any(path: str, patterns: Sequence[str], root: str) -> bool:
     for pattern in patterns:
         pattern = pattern.replace(os.sep, "/").rstrip("/")
         for candidate in (relative, absolute):
-            if fnmatch.fnmatchcase(candidate, pattern) or fnmatch.fnmatchcase(candidate, pattern + "/*"):
+            if _fnmatch(candidate, pattern) or _fnmatch(candidate, pattern + "/*"):
                 return True
     return False
 
@@ -100,6 +122,8 @@ class Settings:
     #: Megabytes of address space each linting process may take (0: no
     #: limit; where the platform has RLIMIT_AS).
     max_memory: int = 4096
+    #: Skip what ``.gitignore`` and ``.ignore`` files ignore when walking directories.
+    respect_gitignore: bool = True
 
     def options_key(self) -> str:
         """The settings rules read, for the cache key."""
