@@ -92,6 +92,10 @@ class Settings:
     #: TL305's precision knob: the share of an attribute's changes that must
     #: hold a lock before the others count as inconsistent (0 < ratio <= 1).
     guarded_ratio: float = 2 / 3
+    #: ``--unsafe-fixes``: ``--fix`` (and ``--diff``) apply unsafe fixes too.
+    #: Not part of ``options_key``: it changes no finding, and a result with
+    #: fixes applied is never cached.
+    unsafe_fixes: bool = False
 
     def options_key(self) -> str:
         """The settings rules read, for the cache key."""
