@@ -155,9 +155,10 @@ def write(root: Path, files: Dict[str, object]) -> None:
             path.write_text(str(content), encoding="utf-8")
 
 
-def tl(args: Sequence[str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
+def tl(args: Sequence[str], cwd: Path, stdin: str = "", summary: bool = False,
+       ) -> subprocess.CompletedProcess:
     """Run the CLI; no input or option may ever produce a Python traceback."""
-    proc = run_cli(list(args), cwd=cwd, stdin=stdin)
+    proc = run_cli(list(args), cwd=cwd, stdin=stdin, summary=summary)
     assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
     return proc
 
@@ -544,7 +545,7 @@ def test_the_linted_files_own_warnings_are_not_printed(tmp_path: Path) -> None:
     write(tmp_path, {"plain.py": warns, "threads.py": "import threading\n" + warns + JOBS,
                      # only the bytecode compiler refuses this: not a TL999
                      "compile_only.py": "import os\nreturn os\n"})
-    proc = subprocess.run([sys.executable, "-W", "always", "-m", "threadlint", *PIN, "."],
+    proc = subprocess.run([sys.executable, "-W", "always", "-m", "threadlint", "--quiet", *PIN, "."],
                           cwd=tmp_path, capture_output=True, timeout=120)
     assert proc.stderr == b""
     assert rows(proc.stdout) == at("./threads.py",
@@ -597,7 +598,7 @@ def test_unreadable_path_is_exit_2_and_the_rest_is_still_linted(tmp_path: Path, 
     target.chmod(0)
     try:
         prefix = _unprivileged(target)
-        proc = subprocess.run([*prefix, sys.executable, "-m", "threadlint", *PIN, name, "jobs.py"],
+        proc = subprocess.run([*prefix, sys.executable, "-m", "threadlint", "-q", *PIN, name, "jobs.py"],
                               cwd=tmp_path, capture_output=True, timeout=120)
     finally:
         target.chmod(0o755)
@@ -615,16 +616,15 @@ def test_fix_rewrites_in_place_keeps_comments_and_is_idempotent(tmp_path: Path) 
     write(tmp_path, {"jobs.py": FIXABLE})
     target = tmp_path / "jobs.py"
     target.chmod(0o640)
-    proc = tl([*PIN, "--fix", "jobs.py"], tmp_path)
+    proc = tl([*PIN, "--fix", "--show-fixes", "jobs.py"], tmp_path, summary=True)
     assert proc.returncode == 1
     assert target.read_text(encoding="utf-8") == FIXED
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert list(tmp_path.glob("*.tmp")) == [], "a temporary file was left behind"
     assert rows(proc.stdout) == at("jobs.py", FIXABLE_REMAINING)
-    lines = err_lines(proc)
-    assert [line.split(" fixed: ")[0] for line in lines[:-1]] == [
-        f"jobs.py:{line}:{col}: TL101" for line, col in FIXABLE_FIXES]
-    assert lines[-1] == "threadlint: fixed 3 findings in 1 file; 1 remaining"
+    assert err_lines(proc) == [
+        "Fixed 3 findings:", "- jobs.py:", "    3 \u00d7 TL101 (thread-args-not-tuple)",
+        "Found 4 findings (3 fixed, 1 remaining)."]
 
     again = tl([*PIN, "--fix", "jobs.py"], tmp_path)
     assert (again.returncode, again.stderr, again.stdout) == (1, b"", proc.stdout)
@@ -647,7 +647,7 @@ def test_fix_keeps_encodings_line_endings_and_noqa(tmp_path: Path) -> None:
     write(tmp_path, files)
     proc = tl([*PIN, "--fix", *files], tmp_path)
     assert (proc.returncode, proc.stdout) == (0, b"")
-    assert err_lines(proc)[-1] == "threadlint: fixed 3 findings in 3 files; 0 remaining"
+    assert err_lines(proc) == []
     fixed = _encoded(head + call.replace("(name)", "(name,)") + "\n" + suppressed)
     assert {name: (tmp_path / name).read_bytes() for name in files} == fixed
 
@@ -655,25 +655,26 @@ def test_fix_keeps_encodings_line_endings_and_noqa(tmp_path: Path) -> None:
 def test_fix_on_a_copy_of_the_tl101_fixture(tmp_path: Path) -> None:
     fixture = FIXTURES / "TL101.py"
     shutil.copy(fixture, tmp_path / "downloads.py")
-    proc = tl(["--fix", "--select", "TL101", "downloads.py"], tmp_path)
+    before = tl(["--select", "TL101", "--output-format", "json", "downloads.py"], tmp_path)
+    fixable = sorted(d["line"] for d in json.loads(before.stdout) if d["fixable"])
+    proc = tl(["--fix", "--select", "TL101", "downloads.py"], tmp_path, summary=True)
     fixed_source = (tmp_path / "downloads.py").read_text(encoding="utf-8")
     compile(fixed_source, "downloads.py", "exec")
     expected = sorted(line for line, code in expected_findings(fixture) if code == "TL101")
-    fixed_lines = sorted(int(line.split(":")[1]) for line in err_lines(proc) if " TL101 fixed: " in line)
-    assert fixed_lines == expected
+    assert fixable == expected
+    assert err_lines(proc) == [f"Found {len(expected)} findings ({len(expected)} fixed, 0 remaining)."]
     assert (proc.returncode, proc.stdout) == (0, b"")
     assert fixture.read_bytes() != (tmp_path / "downloads.py").read_bytes()
 
 
 def test_fix_from_stdin_writes_the_fixed_source_to_stdout(tmp_path: Path) -> None:
-    proc = tl([*PIN, "--fix", "--stdin-filename", "jobs.py", "-"], tmp_path, stdin=FIXABLE)
+    proc = tl([*PIN, "--fix", "--stdin-filename", "jobs.py", "-"], tmp_path, stdin=FIXABLE,
+              summary=True)
     assert proc.returncode == 1
     assert proc.stdout.decode() == FIXED
     lines = err_lines(proc)
     assert rows("\n".join(lines[:1]).encode()) == at("jobs.py", FIXABLE_REMAINING)
-    assert [line.split(" fixed: ")[0] for line in lines[1:-1]] == [
-        f"jobs.py:{line}:{col}: TL101" for line, col in FIXABLE_FIXES]
-    assert lines[-1] == "threadlint: fixed 3 findings in 1 file; 1 remaining"
+    assert lines[1:] == ["Found 4 findings (3 fixed, 1 remaining)."]
 
 
 # --------------------------------------------------------------------------- #
@@ -692,7 +693,7 @@ def test_json_output_parses_even_with_statistics(tmp_path: Path) -> None:
     data = json.loads(proc.stdout)
     assert [(d["path"], d["line"], d["column"], d["code"]) for d in data] == at("./jobs.py", JOBS_FINDINGS)
     assert [(d["name"], d["fixable"]) for d in data] == [
-        ("thread-args-not-tuple", True), ("thread-target-called", False), ("thread-run-called", False)]
+        ("thread-args-not-tuple", True), ("thread-target-called", False), ("thread-run-called", True)]
     assert data[0]["message"] == TL101_MESSAGE
     assert set(data[0]) == {"path", "line", "column", "end_line", "end_column", "code", "name",
                             "message", "fixable", "fix", "related", "noqa_line", "url"}
@@ -726,7 +727,7 @@ def test_statistics_count_per_code_after_the_findings(tmp_path: Path) -> None:
 def test_output_that_the_terminal_cannot_encode_is_escaped_not_a_crash(tmp_path: Path) -> None:
     write(tmp_path, {"jobs.py": JOBS.replace("args=(url)", 'args=("caf\xe9")')})
     env = dict(os.environ, PYTHONIOENCODING="ascii")
-    proc = subprocess.run([sys.executable, "-m", "threadlint", "--select", "TL101", "jobs.py"],
+    proc = subprocess.run([sys.executable, "-m", "threadlint", "-q", "--select", "TL101", "jobs.py"],
                           cwd=tmp_path, capture_output=True, env=env, timeout=120)
     assert b"Traceback" not in proc.stderr
     assert (proc.returncode, proc.stderr) == (1, b"")
@@ -854,7 +855,7 @@ def test_a_full_stdout_is_one_line_not_an_internal_error(tmp_path: Path) -> None
 
 def test_a_closed_stdin_is_a_file_that_cannot_be_read(tmp_path: Path) -> None:
     write(tmp_path, {"jobs.py": JOBS})
-    proc = _with_fds([*PIN, "-", "jobs.py"], tmp_path, "<&-")
+    proc = _with_fds(["-q", *PIN, "-", "jobs.py"], tmp_path, "<&-")
     assert proc.returncode == 2
     assert err_lines(proc) == ["threadlint: error: <stdin>: cannot read file: standard input is closed"]
     assert rows(proc.stdout) == at("jobs.py", JOBS_FINDINGS)

@@ -224,7 +224,7 @@ def _fix_in_process(tmp_path: Path, monkeypatch, capsys, after_lint=None, args=N
 
     monkeypatch.setattr(cli, "run", run_then)
     monkeypatch.chdir(tmp_path)
-    code = cli.main(args or [*PIN, "--no-cache", "--fix", "jobs.py"])
+    code = cli.main(args or ["-q", *PIN, "--no-cache", "--fix", "jobs.py"])
     captured = capsys.readouterr()
     return code, captured.out, captured.err.splitlines()
 
@@ -285,7 +285,7 @@ def test_a_read_only_directory_is_a_reported_failure(tmp_path: Path) -> None:
     target.write_bytes(FIXABLE)
     (tmp_path / "pkg").chmod(0o555)
     try:
-        command = [sys.executable, "-m", "threadlint", *PIN, "--no-cache", "--fix", "pkg/jobs.py"]
+        command = [sys.executable, "-m", "threadlint", "-q", *PIN, "--no-cache", "--fix", "pkg/jobs.py"]
         if os.access(tmp_path / "pkg", os.W_OK):  # root: drop the capability that ignores modes
             setpriv = shutil.which("setpriv")
             if setpriv is None:
@@ -313,7 +313,7 @@ def test_a_symlink_stays_a_link_and_its_target_is_fixed(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "jobs.py").is_symlink()
     assert target.read_bytes() == FIXED
-    assert err(proc)[-1] == "threadlint: fixed 1 finding in 1 file; 0 remaining"
+    assert err(proc) == []
 
 
 def test_a_file_and_a_link_to_it_are_fixed_once(tmp_path: Path) -> None:

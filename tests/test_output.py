@@ -293,7 +293,8 @@ def test_full_shows_the_source_line_with_a_caret_under_the_range(tmp_path: Path)
         f"jobs.py:13:5: TL103 {tl103}\n"
         "   |\n"
         "13 |     worker.run()\n"
-        "   |     ^^^^^^^^^^^^\n",
+        "   |     ^^^^^^^^^^^^\n"
+        "   | unsafe fix available with --unsafe-fixes\n",
     ]
     assert "\x1b[" not in proc.stdout.decode()  # not a terminal: no color
 

@@ -73,7 +73,7 @@ def test_entry_runs_on_the_staged_file_names(tmp_path: Path) -> None:
     # python shebang is one) and fails the commit on a non-zero exit status.
     proc = subprocess.run([*command, "pkg/ok.py", "pkg/jobs.py", "run_jobs"],
                           cwd=tmp_path, capture_output=True, timeout=120)
-    assert proc.stderr == b""
+    assert proc.stderr == b"Found 2 findings (2 fixable with --fix).\n"
     assert proc.returncode == 1
     lines = proc.stdout.decode().splitlines()
     assert [line.split(" ", 2)[:2] for line in lines] == [
@@ -82,4 +82,4 @@ def test_entry_runs_on_the_staged_file_names(tmp_path: Path) -> None:
     ]
 
     clean = subprocess.run([*command, "pkg/ok.py"], cwd=tmp_path, capture_output=True, timeout=120)
-    assert (clean.returncode, clean.stdout, clean.stderr) == (0, b"", b"")
+    assert (clean.returncode, clean.stdout, clean.stderr) == (0, b"", b"All checks passed!\n")

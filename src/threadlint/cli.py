@@ -21,7 +21,17 @@ from threadlint.config import Resolver, find_config, load_settings
 from threadlint.discovery import STDIN, discover
 from threadlint.findings import FileError, Finding, LintResult
 from threadlint.fixwrite import FixNotWritten, Writer
-from threadlint.output import DOCUMENT_FORMATS, FORMATS, wants_color, write_findings, write_statistics
+from threadlint.output import (
+    DOCUMENT_FORMATS,
+    FORMATS,
+    summary,
+    unified_diff,
+    wants_color,
+    would_fix,
+    write_findings,
+    write_fixes,
+    write_statistics,
+)
 from threadlint.runner import read_source, run, write_atomically
 from threadlint.settings import Settings, SettingsError, validate_patterns, validate_selectors
 
@@ -96,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the report to PATH (replaced atomically) instead of stdout")
     out.add_argument("--statistics", action="store_true",
                      help="print a count per code after the findings")
+    out.add_argument("-q", "--quiet", action="store_true",
+                     help="print the findings only: no summary line on stderr at the end")
     out.add_argument("--exit-zero", action="store_true",
                      help="exit 0 even when there are findings")
     out.add_argument("--explain", metavar="CODE",
@@ -110,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where to keep the cache (default: .threadlint_cache/ at the project root)")
     parser.add_argument("--fix", action="store_true",
                         help="apply safe fixes in place and report what was fixed")
+    parser.add_argument("--unsafe-fixes", action="store_true",
+                        help="let --fix and --diff apply unsafe fixes too (they may change "
+                             "behaviour: see each rule's Fix safety)")
+    parser.add_argument("--diff", action="store_true",
+                        help="print the fixes as a unified diff and change nothing; exit 1 if "
+                             "there is any")
+    parser.add_argument("--show-fixes", action="store_true",
+                        help="after --fix, list on stderr what was fixed in each file")
     parser.add_argument("--add-noqa", action="store_true",
                         help="add '# noqa: CODE' to every line with a finding (merging with "
                              "existing noqa comments) and exit")
@@ -152,6 +172,8 @@ def _with_options(settings: Settings, args: argparse.Namespace) -> Settings:
             validate_patterns(getattr(args, option), "--" + option.replace("_", "-"))
     if args.respect_gitignore is not None:
         changes["respect_gitignore"] = args.respect_gitignore
+    if getattr(args, "unsafe_fixes", False):
+        changes["unsafe_fixes"] = True
     if args.exclude is not None:
         changes["exclude"] = tuple(_from_cwd(pattern) for pattern in args.exclude)
     if args.extend_exclude is not None:
@@ -416,6 +438,29 @@ def _add_noqa(results: List[Tuple[LintResult, bool]], settings_for: Callable[[st
     return EXIT_FINDINGS if left else EXIT_CLEAN
 
 
+def _diff(results: List[Tuple[LintResult, bool]], quiet: bool, unsafe_fixes: bool,
+          failed: bool) -> int:
+    """``--diff``: each file's fixes as a unified diff on stdout, nothing
+    written; exit 1 when there is any diff."""
+    changed = fixes = 0
+    remaining: List[Finding] = []
+    for result, _unreadable in results:
+        for error in result.errors:
+            sys.stderr.write(f"threadlint: {'warning' if error.warning else 'error'}: {error}\n")
+            failed = failed or not error.warning
+        remaining.extend(result.findings)
+        if result.fixed_source is None or not result.fixed or result.source is None:
+            continue
+        sys.stdout.write(unified_diff(result.path, result.source, result.fixed_source))
+        changed += 1
+        fixes += len(result.fixed)
+    if not quiet:
+        sys.stderr.write(would_fix(fixes, remaining, unsafe_fixes))
+    if failed:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if changed else EXIT_CLEAN
+
+
 def _main(argv: Optional[Sequence[str]]) -> int:
     parser = build_parser()
     try:
@@ -443,8 +488,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if paths.count(STDIN) > 1:
         sys.stderr.write("threadlint: error: '-' (stdin) can be given only once\n")
         return EXIT_ERROR
-    if args.add_noqa and (args.fix or STDIN in paths):
-        other = "--fix" if args.fix else "'-' (stdin)"
+    if args.add_noqa and (args.fix or args.diff or STDIN in paths):
+        other = "--fix" if args.fix else "--diff" if args.diff else "'-' (stdin)"
         sys.stderr.write(f"threadlint: error: --add-noqa edits files in place: it cannot be "
                          f"combined with {other}\n")
         return EXIT_ERROR
@@ -484,9 +529,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     jobs = args.jobs or os.cpu_count() or 1
     results: List[Tuple[LintResult, bool]] = []
     for group, members in groups.items():  # one run per configuration
-        results += run(members, group, args.fix, stdin_name, jobs, cache)
+        results += run(members, group, args.fix or args.diff, stdin_name, jobs, cache)
     if args.add_noqa:
         return _add_noqa(results, settings_for, failed)
+    if args.diff:
+        return _diff(results, args.quiet, settings.unsafe_fixes, failed)
     findings: List[Finding] = []
     fixed: List[Finding] = []
     writer = Writer()
@@ -528,12 +575,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             sys.stderr.write(f"threadlint: error: --output-file: cannot write {args.output_file}: "
                              f"{exc.strerror or exc}\n")
             failed = True
-    for f in sorted(fixed):
-        sys.stderr.write(f"{f.path}:{f.line}:{f.col}: {f.code} fixed: {f.message}\n")
-    if fixed:
-        files = len({f.path for f in fixed})
-        sys.stderr.write(f"threadlint: fixed {len(fixed)} finding{'s' * (len(fixed) != 1)} "
-                         f"in {files} file{'s' * (files != 1)}; {len(findings)} remaining\n")
+    if args.show_fixes and args.fix:
+        write_fixes(fixed, sys.stderr)
+    if not args.quiet:
+        sys.stderr.write(summary(findings, fixed, args.fix, settings.unsafe_fixes))
     if failed:
         return EXIT_ERROR
     if findings and not args.exit_zero:

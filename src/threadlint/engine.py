@@ -364,7 +364,7 @@ def _report(path: str, source: bytes, module: cst.Module, reports: List[Report],
                 edit = fix_edit(module, lines, positions[target], target, report.replacement)
             except RecursionError:
                 edit = None
-            fix = Fix("safe", (edit,)) if edit is not None else None
+            fix = Fix(report.applicability, (edit,)) if edit is not None else None
         finding = replace(finding, noqa_line=comment_line(lines, line, col),
                           source=_quoted_lines(lines, line, end_line), fix=fix)
         seen.add(finding)
@@ -439,8 +439,16 @@ def _too_deep(path: str, what: str, skipped: str = "skipped") -> FileError:
     return FileError(path, f"{skipped}: nesting too deep {what}", warning=True)
 
 
+def _applicable(fixes: List[Tuple[Finding, Report]], settings: Settings) -> List[Tuple[Finding, Report]]:
+    """The fixes ``--fix`` applies: the safe ones, and with ``--unsafe-fixes`` all."""
+    if settings.unsafe_fixes:
+        return fixes
+    return [(finding, report) for finding, report in fixes if report.applicability == "safe"]
+
+
 def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> LintResult:
     findings, fixes, errors, module, dead = _analyse(path, source, settings)
+    fixes = _applicable(fixes, settings)
     result = LintResult(path, sorted(findings), errors)
     if not fix or not ((fixes and module is not None) or dead):
         return result
@@ -471,6 +479,7 @@ def _fixed(path: str, source: bytes, settings: Settings, result: LintResult,
         current = new_source
         unplaced = []
         findings, fixes, errors, module, dead = _analyse(path, current, settings)
+        fixes = _applicable(fixes, settings)
     if dead:
         # Last: the unused codes of the source every other fix left (they
         # are text edits of comments, not libcst replacements).
@@ -485,7 +494,7 @@ def _fixed(path: str, source: bytes, settings: Settings, result: LintResult,
         return LintResult(path, result.findings, result.errors + refused)
     return LintResult(path, sorted(findings), errors + refused, fixed=fixed, fixed_source=current,
                       unfixed=result,
-                      linted_digest=hashlib.sha256(source).hexdigest())
+                      linted_digest=hashlib.sha256(source).hexdigest(), source=source)
 
 
 # libcst's definition of a line break.

@@ -8,9 +8,9 @@ from typing import List, Optional, Tuple
 #: Another place a finding is about: (line, column, what is there).
 Related = Tuple[int, int, str]
 
-#: How sure a fix is to keep the code's meaning (ruff's terms). Every fix
-#: threadlint has today is "safe"; "unsafe" is reserved for fixes that may
-#: change behaviour and are only applied when asked for.
+#: How sure a fix is to keep the code's meaning (ruff's terms): "safe" fixes
+#: keep it and ``--fix`` applies them; "unsafe" ones may change behaviour and
+#: are applied only with ``--unsafe-fixes``.
 APPLICABILITIES = ("safe", "unsafe")
 
 
@@ -88,3 +88,5 @@ class LintResult:
     #: With ``fixed_source``: the sha256 of the bytes that were linted; the
     #: fix is written only over a file that still holds them.
     linted_digest: Optional[str] = None
+    #: With ``fixed_source``: the bytes that were linted, for ``--diff``.
+    source: Optional[bytes] = None

@@ -11,10 +11,13 @@ when there is a finding to describe.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import io
 import json
 import os
 import posixpath
+import tokenize
 import urllib.parse
 from collections import Counter
 from typing import Any, Dict, Iterable, List, Optional, TextIO, Tuple
@@ -147,7 +150,9 @@ def _full(findings: List[Finding], stream: TextIO, color: bool) -> None:
                 caret = paint("^" * (end - start), _BOLD + _RED)
                 stream.write(f"{gutter} {' ' * start}{caret}\n")
         if f.fixable:
-            stream.write(f"{gutter} {paint('fixable with --fix', _BLUE)}\n")
+            unsafe = f.fix is not None and f.fix.applicability == "unsafe"
+            hint = "unsafe fix available with --unsafe-fixes" if unsafe else "fixable with --fix"
+            stream.write(f"{gutter} {paint(hint, _BLUE)}\n")
 
 
 def _caret_range(f: Finding, text: str) -> Tuple[int, int]:
@@ -375,3 +380,95 @@ def _sarif(findings: List[Finding]) -> Dict[str, Any]:
             "results": [_sarif_result(f, index[f.code]) for f in findings],
         }],
     }
+
+
+# --------------------------------------------------------------------------- #
+# Fix ergonomics: --diff, --show-fixes and the summary at the end of a run
+# --------------------------------------------------------------------------- #
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
+def _decode(source: bytes) -> str:
+    """The text of a Python file, decoded by its coding cookie (a file that
+    --fix changed was decoded by the engine, so this does not fail)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        return source.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        return source.decode("utf-8", errors="replace")
+
+
+def unified_diff(path: str, before: bytes, after: bytes) -> str:
+    """``before`` -> ``after`` as a unified diff with ruff's (and git's)
+    ``--- a/path`` / ``+++ b/path`` headers; a last line without a line
+    break is marked as diff(1) marks it."""
+    lines: List[str] = []
+    for line in difflib.unified_diff(_decode(before).splitlines(keepends=True),
+                                     _decode(after).splitlines(keepends=True),
+                                     f"a/{path}", f"b/{path}"):
+        if line.endswith(("\r\n", "\n", "\r")):
+            lines.append(line)
+        else:
+            lines.append(line + "\n\\ No newline at end of file\n")
+    return "".join(lines)
+
+
+def _hidden(findings: Iterable[Finding], unsafe_fixes: bool) -> int:
+    """Findings whose only fix is unsafe, when unsafe fixes are not enabled."""
+    if unsafe_fixes:
+        return 0
+    return sum(1 for f in findings
+               if f.fixable and f.fix is not None and f.fix.applicability == "unsafe")
+
+
+def summary(findings: List[Finding], fixed: List[Finding], fixing: bool,
+            unsafe_fixes: bool) -> str:
+    """The line at the end of a run, in ruff's shapes with threadlint's word:
+    ``All checks passed!``, ``Found 12 findings (3 fixable with --fix).``,
+    ``Found 12 findings (3 fixed, 9 remaining).``; findings whose only fix
+    is unsafe are counted apart, with the option that applies them."""
+    total = len(findings) + len(fixed)
+    if total == 0:
+        return "All checks passed!\n"
+    hidden = _hidden(findings, unsafe_fixes)
+    parts: List[str] = []
+    if fixing:
+        parts.append(f"{len(fixed)} fixed, {len(findings)} remaining")
+    else:
+        fixable = sum(1 for f in findings if f.fixable) - hidden
+        if fixable:
+            parts.append(f"{fixable} fixable with --fix")
+    if hidden:
+        fixes = "unsafe fix" if hidden == 1 else "unsafe fixes"
+        parts.append(f"{hidden} {fixes} available with --unsafe-fixes")
+    detail = f" ({'; '.join(parts)})" if parts else ""
+    return f"Found {_plural(total, 'finding')}{detail}.\n"
+
+
+def would_fix(fixes: int, findings: List[Finding], unsafe_fixes: bool) -> str:
+    """The line after ``--diff``: what ``--fix`` would do."""
+    hidden = _hidden(findings, unsafe_fixes)
+    extra = ""
+    if hidden:
+        fixes_word = "unsafe fix" if hidden == 1 else "unsafe fixes"
+        extra = f" ({hidden} {fixes_word} available with --unsafe-fixes)"
+    if not fixes:
+        return f"No fixes available{extra}.\n"
+    return f"Would fix {_plural(fixes, 'finding')}{extra}.\n"
+
+
+def write_fixes(fixed: List[Finding], stream: TextIO) -> None:
+    """``--show-fixes``: ruff's block, what was fixed per file and code."""
+    if not fixed:
+        stream.write("No findings fixed.\n")
+        return
+    stream.write(f"Fixed {_plural(len(fixed), 'finding')}:\n")
+    by_path: Dict[str, Counter] = {}
+    for f in fixed:
+        by_path.setdefault(f.path, Counter())[f.code] += 1
+    for path in sorted(by_path):
+        stream.write(f"- {path}:\n")
+        for code, count in sorted(by_path[path].items()):
+            stream.write(f"    {count} \u00d7 {code} ({_rule_name(code)})\n")

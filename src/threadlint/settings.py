@@ -124,6 +124,10 @@ class Settings:
     max_memory: int = 4096
     #: Skip what ``.gitignore`` and ``.ignore`` files ignore when walking directories.
     respect_gitignore: bool = True
+    #: ``--unsafe-fixes``: ``--fix`` (and ``--diff``) apply unsafe fixes too.
+    #: Not part of ``options_key``: it changes no finding, and a result with
+    #: fixes applied is never cached.
+    unsafe_fixes: bool = False
 
     def options_key(self) -> str:
         """The settings rules read, for the cache key."""

@@ -19,6 +19,7 @@ from typing import ClassVar, List, Optional, Sequence, Tuple, Type
 
 import libcst as cst
 
+from threadlint.findings import APPLICABILITIES
 from threadlint.model.core import Cursor, Model, Provider
 from threadlint.model.names import Names
 from threadlint.prefilter import EVERY_FILE, Needs
@@ -36,9 +37,11 @@ class Report:
     rule: Type[Rule]
     node: cst.CSTNode
     message: str
-    replacement: Optional[cst.CSTNode] = None  # a safe fix, when the rule has one
+    replacement: Optional[cst.CSTNode] = None  # the fix, when the rule has one
     related: Sequence[Tuple[cst.CSTNode, str]] = ()  # other places: node, what is there
     fix_node: Optional[cst.CSTNode] = None  # what the fix replaces, when not ``node``
+    #: "safe" (``--fix`` applies it) or "unsafe" (only with ``--unsafe-fixes``)
+    applicability: str = "safe"
 
 
 class Rule:
@@ -71,16 +74,21 @@ class Rule:
 
     def report(self, node: cst.CSTNode, message: str, fix: Optional[cst.CSTNode] = None,
                related: Sequence[Tuple[cst.CSTNode, str]] = (),
-               fix_node: Optional[cst.CSTNode] = None) -> None:
+               fix_node: Optional[cst.CSTNode] = None, applicability: str = "safe") -> None:
         """Report ``node`` (its range is the finding's position). ``fix``, for a
-        rule with ``fixable = True``, is a node to put in its place (safe fixes
-        only: ``--fix`` applies it, then checks that the file still compiles).
+        rule with ``fixable = True``, is a node to put in its place: ``--fix``
+        applies it, then checks that the file still compiles.
+        ``applicability`` is "safe" (the meaning of the code is kept) or
+        "unsafe" (it may change behaviour: applied only with
+        ``--unsafe-fixes``; the rule's Fix safety section says why).
         ``related`` names the other places of a two-place problem, each with
         what is there; each :data:`RELATED_LINE` in ``message`` becomes the
         line of the next one, and JSON output lists them all. ``fix_node``
         is the node ``fix`` replaces when that is not ``node`` itself (the
         whole statement around a reported expression)."""
-        self.reports.append(Report(type(self), node, message, fix, related, fix_node))
+        if applicability not in APPLICABILITIES:
+            raise ValueError(f"applicability must be one of {APPLICABILITIES}, not {applicability!r}")
+        self.reports.append(Report(type(self), node, message, fix, related, fix_node, applicability))
 
 
 def snippet(node: cst.CSTNode, limit: int = 40) -> str:

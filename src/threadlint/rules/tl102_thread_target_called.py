@@ -52,6 +52,13 @@ class ThreadTargetCalled(Rule):
     # with arguments: Thread(target=poll, args=(url,)) or executor.submit(poll, url)
     ```
 
+    ## Fix safety
+    No fix. Dropping the call is what was meant in the example, but not
+    always: the call may be a setup step whose work was meant to happen
+    first, and a call with arguments must become `args=` (or `submit`'s own
+    arguments), which changes when and where they are evaluated. Which one
+    was meant is a judgement, not a mechanical rewrite.
+
     ## Known limitations
     - Only functions defined in the same module (module functions, nested
       functions, and `self.method` of the enclosing class) are judged, and only

@@ -40,6 +40,13 @@ class ThreadRunCalled(Rule):
     worker.start()
     ```
 
+    ## Fix safety
+    `--fix --unsafe-fixes` renames the call to `.start()`. The fix is unsafe:
+    it changes behaviour on purpose. The work now runs concurrently with the
+    code after the call, which may read its results before they exist (add a
+    `join()` where they are needed), and `start()` raises `RuntimeError` on a
+    thread that was already started, where `run()` could be called again.
+
     ## Known limitations
     - Silent for `super().run()` and for any call inside the methods of a
       thread subclass, where delegating to `run()` is the normal pattern.
@@ -53,6 +60,7 @@ class ThreadRunCalled(Rule):
     needs = THREAD_NEEDS
     summary = "`.run()` called on a thread instead of `.start()`"
     requires = (Values,)
+    fixable = True
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -69,4 +77,6 @@ class ThreadRunCalled(Rule):
             node,
             f"`{name}.run()` runs the thread's work in the calling thread and starts no thread; "
             f"call `{name}.start()` (and `join()` it when the result is needed)",
+            fix=node.with_changes(func=func.with_changes(attr=cst.Name("start"))),
+            applicability="unsafe",
         )

@@ -50,6 +50,13 @@ class DaemonSetAfterStart(Rule):
     poller.start()
     ```
 
+    ## Fix safety
+    No fix. The daemon flag could move into the constructor (`daemon=True`)
+    only when nothing between the constructor and the assignment depends on
+    it, and the assignment raised `RuntimeError` at run time, so code after
+    it never ran: whether the thread should be a daemon at all, or the
+    assignment is dead code, is for the author to decide.
+
     ## Known limitations
     - Only one function at a time: a `start()` in one method and a
       `self.worker.daemon = True` in another are not compared, and neither are
