@@ -64,7 +64,15 @@ _PR_SET_PDEATHSIG = 1
 WATCH_INTERVAL = 0.5
 
 
+#: Windows: OpenProcess's right to query a process, and a running process's exit code.
+_PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
+_STILL_ACTIVE = 259
+
+
 def _alive(pid: int) -> bool:
+    if sys.platform == "win32":
+        # os.kill(pid, 0) would send Ctrl-C (CTRL_C_EVENT is 0) to the group.
+        return _alive_on_windows(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -72,6 +80,36 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True  # EPERM: it exists
     return True
+
+
+def _alive_on_windows(pid: int) -> bool:
+    """Whether ``pid`` runs; when Windows cannot be asked, assume it does
+    (the worker then ends when its pipe to the parent closes)."""
+    try:
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(_PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+        if not handle:
+            return False
+        try:
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == _STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+    except Exception:  # noqa: BLE001 - no ctypes.windll, no kernel32: cannot tell
+        return True
+
+
+def _libc() -> Optional[ctypes.CDLL]:
+    """The C library of this process where it can be loaded by name (Linux);
+    None elsewhere (on Windows ``CDLL(None)`` raises TypeError) or on failure."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None)
+    except Exception:  # noqa: BLE001 - any failure only costs an optimisation
+        return None
 
 
 def _die_with_parent(parent: int) -> None:
@@ -84,10 +122,11 @@ def _die_with_parent(parent: int) -> None:
     threadlint's process ``parent`` is gone (a forkserver's child), within
     :data:`WATCH_INTERVAL`.
     """
-    if sys.platform.startswith("linux"):
+    libc = _libc()
+    if libc is not None:
         try:
-            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # no prctl: the watchdog does it
+            libc.prctl(_PR_SET_PDEATHSIG, getattr(signal, "SIGKILL", 9), 0, 0, 0)
+        except Exception:  # noqa: BLE001 - no prctl: the watchdog does it
             pass
     watched = os.getppid()
     if not _alive(parent):  # died before prctl took effect
@@ -154,9 +193,12 @@ def _release_memory() -> None:
     """Return freed heap to the OS (glibc only), so that what one large file
     left fragmented does not add to the next large file's peak. (The engine
     has already collected the file's garbage.)"""
+    libc = _libc()
+    if libc is None:
+        return
     try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
+        libc.malloc_trim(0)
+    except Exception:  # noqa: BLE001 - not glibc: nothing to do
         pass
 
 
