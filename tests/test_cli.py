@@ -660,6 +660,45 @@ def test_fix_from_stdin_writes_the_fixed_source_to_stdout(tmp_path: Path) -> Non
     assert lines[-1] == "threadlint: fixed 3 findings in 1 file; 1 remaining"
 
 
+def test_fix_from_stdin_writes_the_source_to_stdout_even_when_nothing_was_fixed(tmp_path: Path) -> None:
+    # An editor pipes its buffer through `--fix -` and replaces the buffer
+    # with stdout: it must be the source, never the findings.
+    proc = tl([*PIN, "--fix", "--stdin-filename", "jobs.py", "-"], tmp_path, stdin=JOBS.replace(
+        "args=(url)", "args=(url,)"))
+    assert proc.stdout.decode() == JOBS.replace("args=(url)", "args=(url,)")
+    assert proc.returncode == 1
+    assert rows("\n".join(err_lines(proc)).encode()) == at("jobs.py", jobs_only(["TL102", "TL103"]))
+
+    clean = tl([*PIN, "--fix", "-"], tmp_path, stdin=CLEAN)
+    assert (clean.returncode, clean.stdout, clean.stderr) == (0, CLEAN.encode(), b"")
+
+    broken = tl([*PIN, "--fix", "-"], tmp_path, stdin=BROKEN)
+    assert broken.stdout == BROKEN.encode()
+    assert broken.returncode == 1
+    assert [row[3] for row in rows("\n".join(err_lines(broken)).encode())] == ["TL999"]
+
+
+def test_fix_from_stdin_sends_every_finding_to_stderr(tmp_path: Path) -> None:
+    write(tmp_path, {"other.py": JOBS.replace("args=(url)", "args=(url,)")})  # nothing to fix
+    proc = tl([*PIN, "--fix", "-", "other.py"], tmp_path, stdin=CLEAN)
+    assert proc.stdout == CLEAN.encode()
+    assert rows("\n".join(err_lines(proc)).encode()) == at("other.py", jobs_only(["TL102", "TL103"]))
+
+
+def test_force_exclude_applies_to_stdin_filename(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": b'[tool.threadlint]\nextend-exclude = ["generated"]\n'})
+    name = ["--stdin-filename", "generated/jobs.py"]
+    excluded = tl([*PIN, "--force-exclude", *name, "-"], tmp_path, stdin=JOBS)
+    assert (excluded.returncode, excluded.stdout, excluded.stderr) == (0, b"", b"")
+    # With --fix the source comes back unchanged.
+    fixed = tl([*PIN, "--force-exclude", "--fix", *name, "-"], tmp_path, stdin=FIXABLE)
+    assert (fixed.returncode, fixed.stdout, fixed.stderr) == (0, FIXABLE.encode(), b"")
+    # Without --force-exclude, or for a name not excluded, stdin is linted.
+    assert rows(tl([*PIN, *name, "-"], tmp_path, stdin=JOBS).stdout) == at("generated/jobs.py", JOBS_FINDINGS)
+    kept = tl([*PIN, "--force-exclude", "--stdin-filename", "src/jobs.py", "-"], tmp_path, stdin=JOBS)
+    assert rows(kept.stdout) == at("src/jobs.py", JOBS_FINDINGS)
+
+
 # --------------------------------------------------------------------------- #
 # Other output formats
 # --------------------------------------------------------------------------- #

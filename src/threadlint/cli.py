@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--extend-exclude", type=_comma_list, metavar="GLOBS",
                        help="glob patterns to skip, on top of the defaults")
     files.add_argument("--force-exclude", action="store_true",
-                       help="apply excludes to files named on the command line too")
+                       help="apply excludes to files named on the command line (and to "
+                            "stdin's --stdin-filename) too")
     files.add_argument("--stdin-filename", metavar="NAME",
                        help="the path to report for source read from stdin")
     config = parser.add_argument_group("configuration")
@@ -385,7 +386,20 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         sys.stderr.write(f"threadlint: error: --add-noqa edits files in place: it cannot be "
                          f"combined with {other}\n")
         return EXIT_ERROR
-    discovered = discover(paths, settings, args.force_exclude)
+    force_exclude = args.force_exclude
+    discovered = discover(paths, settings, force_exclude, args.stdin_filename)
+    # With --fix, standard output is the source read from stdin, fixed or
+    # not (an editor replaces its buffer with it); the findings go to stderr.
+    echo_stdin = args.fix and STDIN in paths
+    stdin_source: Optional[bytes] = None
+    if echo_stdin:
+        try:
+            stdin_source = read_source(STDIN)
+        except OSError:
+            pass  # the run reports it as a file that cannot be read
+    if discovered.excluded_stdin and stdin_source is not None:
+        sys.stdout.buffer.write(stdin_source)
+        sys.stdout.flush()
     failed = False
     for missing in discovered.missing:
         sys.stderr.write(f"threadlint: error: {missing}: no such file or directory\n")
@@ -399,27 +413,29 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if not args.no_cache:
         cache = Cache(args.cache_dir or os.path.join(settings.root, DEFAULT_DIRNAME))
     jobs = args.jobs or os.cpu_count() or 1
-    results = run(discovered.files, settings, args.fix, stdin_name, jobs, cache)
+    results = run(discovered.files, settings, args.fix, stdin_name, jobs, cache, stdin_source)
     if args.add_noqa:
         return _add_noqa(results, settings, failed)
     findings: List[Finding] = []
     fixed: List[Finding] = []
     writer = Writer()
     with _sigterm_unwinds() if args.fix else contextlib.nullcontext():
-        for result, _unreadable in results:
+        for name, (result, _unreadable) in zip(discovered.files, results):
             kept, errors, done = result.findings, result.errors, result.fixed
-            if result.fixed_source is not None and result.fixed:
-                if result.path == stdin_name and STDIN in discovered.files:
-                    sys.stdout.buffer.write(result.fixed_source)
+            if name == STDIN and echo_stdin:
+                fixed_source = result.fixed_source if result.fixed else None
+                echoed = fixed_source if fixed_source is not None else stdin_source
+                if echoed is not None:
+                    sys.stdout.buffer.write(echoed)
                     sys.stdout.flush()
-                else:
-                    try:
-                        writer.write(result.path, result.linted_digest, result.fixed_source)
-                    except FixNotWritten as exc:
-                        # The file is as it was: so are its findings.
-                        unfixed = result.unfixed or LintResult(result.path)
-                        kept, errors, done = unfixed.findings, unfixed.errors, []
-                        errors = [*errors, FileError(result.path, str(exc))]
+            elif result.fixed_source is not None and result.fixed:
+                try:
+                    writer.write(result.path, result.linted_digest, result.fixed_source)
+                except FixNotWritten as exc:
+                    # The file is as it was: so are its findings.
+                    unfixed = result.unfixed or LintResult(result.path)
+                    kept, errors, done = unfixed.findings, unfixed.errors, []
+                    errors = [*errors, FileError(result.path, str(exc))]
             findings.extend(kept)
             fixed.extend(done)
             for error in errors:
@@ -428,8 +444,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
                 failed = failed or not error.warning
 
     findings.sort(key=lambda f: (f.path, f.line, f.col, f.code, f.message))
-    stdin_fixed = args.fix and STDIN in discovered.files and any(f.path == stdin_name for f in fixed)
-    stream: TextIO = sys.stderr if stdin_fixed else sys.stdout
+    stream: TextIO = sys.stderr if echo_stdin else sys.stdout
     report = io.StringIO() if args.output_file is not None else stream
     write_findings(findings, args.output_format, report,
                    color=args.output_file is None and wants_color(stream))

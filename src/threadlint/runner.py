@@ -341,8 +341,10 @@ def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int,
 
 
 def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: int = 1,
-        cache: Optional[Cache] = None) -> List[Tuple[LintResult, bool]]:
-    """Lint ``files``; results in the same order, each with "was unreadable"."""
+        cache: Optional[Cache] = None, stdin_source: Optional[bytes] = None,
+        ) -> List[Tuple[LintResult, bool]]:
+    """Lint ``files``; results in the same order, each with "was unreadable".
+    ``stdin_source``: standard input's bytes, when the caller has read them."""
     results: List[Optional[Tuple[LintResult, bool]]] = [None] * len(files)
     # When a pool may be used, the first read keeps no bytes, so that the
     # workers can be forked before the parent holds every file (see
@@ -350,7 +352,7 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
     # and what is linted and cached comes from that second read.
     may_pool = jobs > 1 and len(files) >= MIN_FILES_FOR_POOL
     todo, keys = _read(files, range(len(files)), settings, fix, stdin_name, cache, results,
-                       keep=not may_pool)
+                       keep=not may_pool, stdin_source=stdin_source)
     pooled = jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL
     pool = _forked_pool(jobs) if pooled else None
     if may_pool:
@@ -377,7 +379,7 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
 def _read(files: List[str], indices: Iterable[int], settings: Settings, fix: bool,
           stdin_name: str, cache: Optional[Cache],
           results: List[Optional[Tuple[LintResult, bool]]], keep: bool = True,
-          ) -> Tuple[List[Task], Dict[int, str]]:
+          stdin_source: Optional[bytes] = None) -> Tuple[List[Task], Dict[int, str]]:
     """Read ``files[i]`` for each index; fill ``results`` for the unreadable
     ones and for those the cache answers. Returns what is left to lint (with
     its bytes if ``keep``; standard input's are always kept, it cannot be read
@@ -388,7 +390,7 @@ def _read(files: List[str], indices: Iterable[int], settings: Settings, fix: boo
         path = files[index]
         display = stdin_name if path == STDIN else path
         try:
-            source = read_source(path)
+            source = stdin_source if path == STDIN and stdin_source is not None else read_source(path)
         except OSError as exc:
             reason = exc.strerror or str(exc)
             error = FileError(display, f"cannot read file: {reason}")
