@@ -461,7 +461,8 @@ def test_command_line_overrides_the_config_file(tmp_path: Path, options: List[st
 @pytest.mark.parametrize("body, fragment", [
     (b'[tool.threadlint]\nselec = ["TL1"]\n',
      "[tool.threadlint] unknown key 'selec' (expected one of: select, ignore, extend-select, "
-     "exclude, extend-exclude, per-file-ignores, contracts-from-prose, guarded-ratio)"),
+     "exclude, extend-exclude, per-file-ignores, contracts-from-prose, force-exclude, "
+     "guarded-ratio)"),
     (b'[tool.threadlint]\nselect = "TL1"\nexclude = ["build", 3]\n',
      "[tool.threadlint] select: expected a list of strings, got str 'TL1'"),
     (b'[tool.threadlint]\nignore = ["TL7"]\n',
@@ -683,6 +684,21 @@ def test_fix_from_stdin_sends_every_finding_to_stderr(tmp_path: Path) -> None:
     proc = tl([*PIN, "--fix", "-", "other.py"], tmp_path, stdin=CLEAN)
     assert proc.stdout == CLEAN.encode()
     assert rows("\n".join(err_lines(proc)).encode()) == at("other.py", jobs_only(["TL102", "TL103"]))
+
+
+def test_force_exclude_can_be_set_in_the_configuration(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": b'[tool.threadlint]\nextend-exclude = ["generated"]\n',
+                     "generated/jobs.py": JOBS, "jobs.py": JOBS})
+    assert [row[0] for row in rows(tl([*PIN, "generated/jobs.py", "jobs.py"], tmp_path).stdout)] == \
+        ["generated/jobs.py"] * 3 + ["jobs.py"] * 3
+    write(tmp_path, {"pyproject.toml": b'[tool.threadlint]\nextend-exclude = ["generated"]\n'
+                                      b'force-exclude = true\n'})
+    assert rows(tl([*PIN, "generated/jobs.py", "jobs.py"], tmp_path).stdout) == at("jobs.py", JOBS_FINDINGS)
+    write(tmp_path, {"pyproject.toml": b'[tool.threadlint]\nforce-exclude = "yes"\n'})
+    bad = tl([*PIN, "jobs.py"], tmp_path)
+    assert (bad.returncode, bad.stdout) == (2, b"")
+    assert err_lines(bad) == [f"threadlint: error: {tmp_path / 'pyproject.toml'}: [tool.threadlint] "
+                              "force-exclude: expected true or false, got str 'yes'"]
 
 
 def test_force_exclude_applies_to_stdin_filename(tmp_path: Path) -> None:

@@ -386,7 +386,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         sys.stderr.write(f"threadlint: error: --add-noqa edits files in place: it cannot be "
                          f"combined with {other}\n")
         return EXIT_ERROR
-    force_exclude = args.force_exclude
+    force_exclude = args.force_exclude or settings.force_exclude
     discovered = discover(paths, settings, force_exclude, args.stdin_filename)
     # With --fix, standard output is the source read from stdin, fixed or
     # not (an editor replaces its buffer with it); the findings go to stderr.

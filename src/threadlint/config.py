@@ -15,7 +15,7 @@ else:  # pragma: no cover - exercised on older Pythons only
     import tomli as tomllib
 
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
-BOOL_KEYS = ("contracts-from-prose",)
+BOOL_KEYS = ("contracts-from-prose", "force-exclude")
 RATIO_KEYS = ("guarded-ratio",)
 KNOWN_KEYS = LIST_KEYS + ("per-file-ignores",) + BOOL_KEYS + RATIO_KEYS
 

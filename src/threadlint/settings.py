@@ -92,6 +92,8 @@ class Settings:
     #: TL305's precision knob: the share of an attribute's changes that must
     #: hold a lock before the others count as inconsistent (0 < ratio <= 1).
     guarded_ratio: float = 2 / 3
+    #: Apply the excludes to files named explicitly too (``--force-exclude``).
+    force_exclude: bool = False
 
     def options_key(self) -> str:
         """The settings rules read, for the cache key."""
