@@ -1,6 +1,7 @@
 """A content-addressed cache of per-file results.
 
-An entry is keyed by the file's bytes, threadlint's version and sources, and every setting
+An entry is keyed by the file's bytes, threadlint's version and sources, the
+Python version and libcst's version that computed it, and every setting
 that can change that file's result (the codes enabled for it, --fix), so a
 warm run over an unchanged tree parses nothing. Entries are written to a temp
 file and renamed into place, so two runs sharing the cache never read a torn
@@ -37,6 +38,8 @@ import json
 import os
 import secrets
 import stat
+import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
@@ -78,6 +81,22 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _libcst_version() -> str:
+    try:
+        return metadata.version("libcst")
+    except Exception:  # noqa: BLE001 - not installed as a distribution: still a key
+        return "unknown"
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> str:
+    """What else a result depends on: the interpreter (its grammar decides
+    what is a syntax error, TL999; ``ast`` differs between versions) and
+    libcst's version (its parser and its native extension)."""
+    return (f"{sys.implementation.name} {'.'.join(map(str, sys.version_info))} "
+            f"{sys.version} libcst {_libcst_version()}")
+
+
 def _settings_text(codes: Iterable[str], fix: bool, options: str) -> str:
     return ",".join(sorted(codes)) + ("\0fix" if fix else "\0check") + "\0" + options
 
@@ -88,11 +107,13 @@ def source_digest(source: bytes) -> str:
 
 def cache_key(source: bytes, codes: Iterable[str], fix: bool, options: str = "",
               digest: Optional[str] = None) -> str:
-    """What a file's result depends on: threadlint itself, the enabled codes,
+    """What a file's result depends on: threadlint itself, the Python running
+    it and libcst's version (:func:`environment`), the enabled codes,
     fixing or not, the options rules read, and the bytes (their sha256:
     ``digest`` when the caller has it already)."""
     key = hashlib.sha256()
     key.update(f"threadlint {__version__} {_code_fingerprint()} format {_FORMAT}\0".encode())
+    key.update(f"{environment()}\0".encode())
     key.update(_settings_text(codes, fix, options).encode())
     key.update(b"\0")
     key.update((digest or source_digest(source)).encode())
