@@ -131,7 +131,7 @@ def test_warm_cache_parses_nothing_and_survives_corrupt_entries(project, tmp_pat
     assert warm == cold
     monkeypatch.undo()
 
-    entries = sorted((tmp_path / "cache").glob("*/*.json"))
+    entries = sorted((tmp_path / "cache").glob("v*/*/*.json"))
     assert entries
     for entry in entries:
         entry.write_text('{"key": "someone else', encoding="utf-8")  # torn or foreign

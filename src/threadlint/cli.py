@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     speed.add_argument("--cache-dir", metavar="DIR",
                        help="where to keep the cache (default: .threadlint_cache/ at the project root)")
+    speed.add_argument("--clear-cache", action="store_true",
+                       help="remove the cache (of the project the PATHs are in, or --cache-dir) "
+                            "and exit")
     parser.add_argument("--fix", action="store_true",
                         help="apply safe fixes in place and report what was fixed")
     parser.add_argument("--add-noqa", action="store_true",
@@ -152,6 +155,50 @@ def _from_cwd(pattern: str) -> str:
         return pattern
     trailing = "/" if pattern.endswith(("/", os.sep)) else ""
     return os.path.abspath(pattern).replace(os.sep, "/") + trailing
+
+
+#: What marks a project's root when no configuration file was found.
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
+
+
+def project_root(settings: Settings, paths: Sequence[str], stdin_filename: Optional[str]) -> str:
+    """Where the cache lives: the configuration file's directory; without one,
+    the nearest directory at or above the linted paths (their common
+    directory) holding pyproject.toml, setup.cfg or .git; else the current
+    directory."""
+    if settings.config_path is not None:
+        return settings.root
+    named = [stdin_filename if path == STDIN else path for path in paths]
+    targets = [os.path.abspath(path) for path in named if path is not None]
+    if not targets:
+        return os.getcwd()
+    try:
+        common = os.path.commonpath(targets)
+    except ValueError:  # paths on several drives (Windows)
+        return os.getcwd()
+    directory = common if os.path.isdir(common) else os.path.dirname(common)
+    while True:
+        if any(os.path.exists(os.path.join(directory, marker)) for marker in ROOT_MARKERS):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return os.getcwd()
+        directory = parent
+
+
+def _clear_cache(directory: str) -> int:
+    if not os.path.lexists(directory):
+        sys.stderr.write(f"threadlint: no cache to clear in {directory}\n")
+        return EXIT_CLEAN
+    try:
+        removed = Cache(directory).clear()
+    except OSError as exc:
+        sys.stderr.write(f"threadlint: error: --clear-cache: cannot clear {directory}: "
+                         f"{exc.strerror or exc}\n")
+        return EXIT_ERROR
+    sys.stderr.write(f"threadlint: cleared the cache in {directory} "
+                     f"({removed} entr{'ies' if removed != 1 else 'y'} removed)\n")
+    return EXIT_CLEAN
 
 
 def _explain(code: str) -> int:
@@ -381,6 +428,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if paths.count(STDIN) > 1:
         sys.stderr.write("threadlint: error: '-' (stdin) can be given only once\n")
         return EXIT_ERROR
+    cache_dir = args.cache_dir or os.path.join(project_root(settings, paths, args.stdin_filename),
+                                               DEFAULT_DIRNAME)
+    if args.clear_cache:
+        return _clear_cache(cache_dir)
     if args.add_noqa and (args.fix or STDIN in paths):
         other = "--fix" if args.fix else "'-' (stdin)"
         sys.stderr.write(f"threadlint: error: --add-noqa edits files in place: it cannot be "
@@ -411,9 +462,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     stdin_name = args.stdin_filename or "<stdin>"
     cache = None
     if not args.no_cache:
-        cache = Cache(args.cache_dir or os.path.join(settings.root, DEFAULT_DIRNAME))
+        cache = Cache(cache_dir)
     jobs = args.jobs or os.cpu_count() or 1
     results = run(discovered.files, settings, args.fix, stdin_name, jobs, cache, stdin_source)
+    if cache is not None:
+        cache.prune()
     if args.add_noqa:
         return _add_noqa(results, settings, failed)
     findings: List[Finding] = []
