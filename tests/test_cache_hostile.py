@@ -15,7 +15,7 @@ from typing import Callable, List, Tuple
 import pytest
 
 from threadlint import runner
-from threadlint.cache import MAX_ENTRY_BYTES, Cache, cache_key
+from threadlint.cache import LAYOUT, MAX_ENTRY_BYTES, Cache, cache_key
 from threadlint.settings import Settings
 
 from conftest import FIXTURES
@@ -41,7 +41,7 @@ def primed(tmp_path: Path) -> Tuple[Cache, Path, List[Tuple[str, int, str]]]:
     assert [code for code, _, _ in truth] == ["TL101"]
     key = cache_key(SOURCE, SETTINGS.enabled_codes(str(tmp_path / "jobs.py")), False,
                     SETTINGS.options_key())
-    entry = tmp_path / "cache" / key[:2] / f"{key}.json"
+    entry = tmp_path / "cache" / LAYOUT / key[:2] / f"{key}.json"
     assert entry.is_file()
     return cache, entry, truth
 
@@ -156,7 +156,8 @@ def test_a_link_to_a_device_is_a_miss(primed, tmp_path: Path, monkeypatch, devic
 
 
 @posix_only
-def test_links_inside_the_cache_never_lead_a_write_outside(tmp_path: Path) -> None:
+@pytest.mark.parametrize("linked", ["entries", "layout"])
+def test_links_inside_the_cache_never_lead_a_write_outside(tmp_path: Path, linked: str) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "precious").write_text("keep me\n")
@@ -165,11 +166,18 @@ def test_links_inside_the_cache_never_lead_a_write_outside(tmp_path: Path) -> No
                     SETTINGS.options_key())
     root = tmp_path / "cache"
     root.mkdir()
-    (root / key[:2]).symlink_to(outside, target_is_directory=True)
+    if linked == "layout":
+        (root / LAYOUT).symlink_to(outside, target_is_directory=True)
+    else:
+        (root / LAYOUT).mkdir()
+        (root / LAYOUT / key[:2]).symlink_to(outside, target_is_directory=True)
     (root / ".gitignore").symlink_to(outside / "precious")
+    (root / "CACHEDIR.TAG").symlink_to(outside / "precious")
     cache = Cache(str(root))
     assert [code for code, _, _ in _lint(tmp_path, cache)] == ["TL101"]
     assert [code for code, _, _ in _lint(tmp_path, cache)] == ["TL101"]
+    cache.prune(now=10 ** 10)  # prunes and clears never follow a link either
+    cache.clear()
     assert sorted(p.name for p in outside.iterdir()) == ["precious"]
     assert (outside / "precious").read_text() == "keep me\n"
 
@@ -209,7 +217,7 @@ def test_the_cache_directory_itself_may_be_a_link(tmp_path: Path, monkeypatch) -
     linted = _must_lint(monkeypatch, tmp_path / "linted.log")
     assert _lint(tmp_path, Cache(str(tmp_path / "cache"))) == truth
     assert linted == []  # a hit
-    assert list((tmp_path / "real-cache").glob("*/*.json"))
+    assert list((tmp_path / "real-cache").glob(f"{LAYOUT}/*/*.json"))
 
 
 def test_a_warm_run_with_the_cli_agrees_after_hostile_entries(tmp_path: Path) -> None:
@@ -217,7 +225,9 @@ def test_a_warm_run_with_the_cli_agrees_after_hostile_entries(tmp_path: Path) ->
     command = [sys.executable, "-m", "threadlint", "--cache-dir", str(tmp_path / "cache"),
                "-j", "1", "src"]
     cold = subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=120)
-    for entry in (tmp_path / "cache").glob("*/*.json"):
+    entries = list((tmp_path / "cache").glob(f"{LAYOUT}/*/*.json"))
+    assert entries
+    for entry in entries:
         entry.write_text("[" * 50_000)
     warm = subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=120)
     assert (warm.returncode, warm.stdout, warm.stderr) == (cold.returncode, cold.stdout, cold.stderr)

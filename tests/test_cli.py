@@ -463,7 +463,7 @@ def test_command_line_overrides_the_config_file(tmp_path: Path, options: List[st
     (b'[tool.threadlint]\nselec = ["TL1"]\n',
      "[tool.threadlint] unknown key 'selec' (expected one of: select, ignore, extend-select, "
      "exclude, extend-exclude, per-file-ignores, contracts-from-prose, respect-gitignore, "
-     "guarded-ratio, max-file-size, file-timeout, max-memory)"),
+     "force-exclude, guarded-ratio, max-file-size, file-timeout, max-memory)"),
     (b'[tool.threadlint]\nselect = "TL1"\nexclude = ["build", 3]\n',
      "[tool.threadlint] select: expected a list of strings, got str 'TL1'"),
     (b'[tool.threadlint]\nignore = ["TL7"]\n',
@@ -675,6 +675,60 @@ def test_fix_from_stdin_writes_the_fixed_source_to_stdout(tmp_path: Path) -> Non
     lines = err_lines(proc)
     assert rows("\n".join(lines[:1]).encode()) == at("jobs.py", FIXABLE_REMAINING)
     assert lines[1:] == ["Found 4 findings (3 fixed, 1 remaining)."]
+
+
+def test_fix_from_stdin_writes_the_source_to_stdout_even_when_nothing_was_fixed(tmp_path: Path) -> None:
+    # An editor pipes its buffer through `--fix -` and replaces the buffer
+    # with stdout: it must be the source, never the findings.
+    proc = tl([*PIN, "--fix", "--stdin-filename", "jobs.py", "-"], tmp_path, stdin=JOBS.replace(
+        "args=(url)", "args=(url,)"))
+    assert proc.stdout.decode() == JOBS.replace("args=(url)", "args=(url,)")
+    assert proc.returncode == 1
+    assert rows("\n".join(err_lines(proc)).encode()) == at("jobs.py", jobs_only(["TL102", "TL103"]))
+
+    clean = tl([*PIN, "--fix", "-"], tmp_path, stdin=CLEAN)
+    assert (clean.returncode, clean.stdout, clean.stderr) == (0, CLEAN.encode(), b"")
+
+    broken = tl([*PIN, "--fix", "-"], tmp_path, stdin=BROKEN)
+    assert broken.stdout == BROKEN.encode()
+    assert broken.returncode == 1
+    assert [row[3] for row in rows("\n".join(err_lines(broken)).encode())] == ["TL999"]
+
+
+def test_fix_from_stdin_sends_every_finding_to_stderr(tmp_path: Path) -> None:
+    write(tmp_path, {"other.py": JOBS.replace("args=(url)", "args=(url,)")})  # nothing to fix
+    proc = tl([*PIN, "--fix", "-", "other.py"], tmp_path, stdin=CLEAN)
+    assert proc.stdout == CLEAN.encode()
+    assert rows("\n".join(err_lines(proc)).encode()) == at("other.py", jobs_only(["TL102", "TL103"]))
+
+
+def test_force_exclude_can_be_set_in_the_configuration(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": b'[tool.threadlint]\nextend-exclude = ["generated"]\n',
+                     "generated/jobs.py": JOBS, "jobs.py": JOBS})
+    assert [row[0] for row in rows(tl([*PIN, "generated/jobs.py", "jobs.py"], tmp_path).stdout)] == \
+        ["generated/jobs.py"] * 3 + ["jobs.py"] * 3
+    write(tmp_path, {"pyproject.toml": b'[tool.threadlint]\nextend-exclude = ["generated"]\n'
+                                      b'force-exclude = true\n'})
+    assert rows(tl([*PIN, "generated/jobs.py", "jobs.py"], tmp_path).stdout) == at("jobs.py", JOBS_FINDINGS)
+    write(tmp_path, {"pyproject.toml": b'[tool.threadlint]\nforce-exclude = "yes"\n'})
+    bad = tl([*PIN, "jobs.py"], tmp_path)
+    assert (bad.returncode, bad.stdout) == (2, b"")
+    assert err_lines(bad) == [f"threadlint: error: {tmp_path / 'pyproject.toml'}: [tool.threadlint] "
+                              "force-exclude: expected true or false, got str 'yes'"]
+
+
+def test_force_exclude_applies_to_stdin_filename(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": b'[tool.threadlint]\nextend-exclude = ["generated"]\n'})
+    name = ["--stdin-filename", "generated/jobs.py"]
+    excluded = tl([*PIN, "--force-exclude", *name, "-"], tmp_path, stdin=JOBS)
+    assert (excluded.returncode, excluded.stdout, excluded.stderr) == (0, b"", b"")
+    # With --fix the source comes back unchanged.
+    fixed = tl([*PIN, "--force-exclude", "--fix", *name, "-"], tmp_path, stdin=FIXABLE)
+    assert (fixed.returncode, fixed.stdout, fixed.stderr) == (0, FIXABLE.encode(), b"")
+    # Without --force-exclude, or for a name not excluded, stdin is linted.
+    assert rows(tl([*PIN, *name, "-"], tmp_path, stdin=JOBS).stdout) == at("generated/jobs.py", JOBS_FINDINGS)
+    kept = tl([*PIN, "--force-exclude", "--stdin-filename", "src/jobs.py", "-"], tmp_path, stdin=JOBS)
+    assert rows(kept.stdout) == at("src/jobs.py", JOBS_FINDINGS)
 
 
 # --------------------------------------------------------------------------- #

@@ -54,7 +54,10 @@ def _entry_command(entry: str) -> List[str]:
 
 def test_manifest_declares_the_threadlint_hook() -> None:
     hook = _hook()
-    assert hook["entry"] == "threadlint"
+    assert hook["entry"] == "threadlint --force-exclude"
+    # One level of parallelism: pre-commit hands every file to one threadlint,
+    # whose own pool uses the CPUs (not a pool per partition: CPUs squared).
+    assert hook["require_serial"] is True
     assert hook["language"] == "python"
     assert hook["types"] == ["python"]
     assert hook.get("name")
@@ -83,3 +86,20 @@ def test_entry_runs_on_the_staged_file_names(tmp_path: Path) -> None:
 
     clean = subprocess.run([*command, "pkg/ok.py"], cwd=tmp_path, capture_output=True, timeout=120)
     assert (clean.returncode, clean.stdout, clean.stderr) == (0, b"", b"All checks passed!\n")
+
+
+def test_entry_obeys_the_configured_excludes_for_staged_files(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.threadlint]\nextend-exclude = ["vendored"]\n', encoding="utf-8")
+    (tmp_path / "vendored").mkdir()
+    (tmp_path / "vendored" / "jobs.py").write_text(BAD, encoding="utf-8")
+    (tmp_path / "jobs.py").write_text(BAD, encoding="utf-8")
+    command = _entry_command(_hook()["entry"])
+    proc = subprocess.run([*command, "vendored/jobs.py", "jobs.py"], cwd=tmp_path,
+                          capture_output=True, timeout=120)
+    assert (proc.returncode, proc.stderr) == (1, b"Found 1 finding (1 fixable with --fix).\n")
+    assert [line.split(" ", 2)[:2] for line in proc.stdout.decode().splitlines()] == [
+        ["jobs.py:9:51:", "TL101"]]
+    only_excluded = subprocess.run([*command, "vendored/jobs.py"], cwd=tmp_path,
+                                   capture_output=True, timeout=120)
+    assert (only_excluded.returncode, only_excluded.stdout) == (0, b"")

@@ -130,7 +130,7 @@ def test_warm_cache_parses_nothing_and_survives_corrupt_entries(project, tmp_pat
     assert warm == cold
     monkeypatch.undo()
 
-    entries = sorted((tmp_path / "cache").glob("*/*.json"))
+    entries = sorted((tmp_path / "cache").glob("v*/*/*.json"))
     assert entries
     for entry in entries:
         entry.write_text('{"key": "someone else', encoding="utf-8")  # torn or foreign
@@ -184,3 +184,39 @@ def test_a_warm_run_does_not_import_libcst(tmp_path: Path) -> None:
     assert b"libcst imported: False" in warm.stderr
     assert warm.stdout == cold.stdout and cold.stdout.count(b"\n") > 20
     assert warm.returncode == cold.returncode == 1
+
+
+def _no_cdll(name, *args, **kwargs):
+    raise TypeError("LoadLibrary() argument 1 must be str, not None")  # Windows' CDLL(None)
+
+
+def _as_on_windows(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(runner.ctypes, "CDLL", _no_cdll)
+
+
+@needs_fork
+def test_a_pooled_run_with_large_files_completes_on_windows(project: List[str], monkeypatch,
+                                                           tmp_path: Path) -> None:
+    """Simulated Windows (CI is Linux): the workers' platform calls (freeing
+    memory after a large file, dying with the parent) must not fail the run.
+    The pool forks, so the workers inherit the simulation."""
+    large = tmp_path / "large.py"
+    large.write_bytes((FIXTURES / "TL101.py").read_bytes() * 40)
+    assert large.stat().st_size > runner._TRIM_AFTER_BYTES
+    files = [str(large), *project]
+    settings = Settings(root="/")
+    expected = summary(runner.run(files, settings, False, "<stdin>", jobs=1))
+    _as_on_windows(monkeypatch)
+    assert summary(runner.run(files, settings, False, "<stdin>", jobs=2)) == expected
+    assert expected[0][1] and not any(errors for _, _, errors, _ in expected)
+
+
+def test_platform_calls_are_safe_on_windows(monkeypatch) -> None:
+    _as_on_windows(monkeypatch)
+    assert runner._libc() is None
+    runner._release_memory()
+    assert runner._alive(os.getpid())  # no ctypes.windll here: "cannot tell" is alive
+    task = runner.Task(0, "large.py", (FIXTURES / "TL101.py").read_bytes() * 40)
+    [result] = runner._lint_batch([task], Settings(root="/"), False)
+    assert result.findings and not result.errors

@@ -1,10 +1,14 @@
 """A content-addressed cache of per-file results.
 
-An entry is keyed by the file's bytes, threadlint's version and sources, and every setting
+An entry is keyed by the file's bytes, threadlint's version and sources, the
+Python version and libcst's version that computed it, and every setting
 that can change that file's result (the codes enabled for it, --fix), so a
 warm run over an unchanged tree parses nothing. Entries are written to a temp
 file and renamed into place, so two runs sharing the cache never read a torn
-entry.
+entry. They live in ``v<format>/<first two hex digits of the key>/`` under
+the cache directory, which also holds a ``.gitignore`` and a
+``CACHEDIR.TAG``; :meth:`Cache.prune` removes what was not used for
+:data:`MAX_AGE_DAYS` days, :meth:`Cache.clear` all of threadlint's files.
 
 Every entry is untrusted input: anything odd about it is a miss, never an
 error, a hang or a write elsewhere.
@@ -34,9 +38,14 @@ import errno
 import functools
 import hashlib
 import json
+import math
 import os
+import re
 import secrets
 import stat
+import sys
+import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
@@ -45,6 +54,24 @@ from threadlint.findings import MAX_SOURCE_LINES, Edit, FileError, Finding, Fix,
 
 DEFAULT_DIRNAME = ".threadlint_cache"
 _FORMAT = 3
+#: The sub-directory of the cache directory holding this format's entries:
+#: another format (an older or newer threadlint) keeps to its own.
+LAYOUT = f"v{_FORMAT}"
+#: An entry not used for this many days is removed (see :meth:`Cache.prune`).
+MAX_AGE_DAYS = 30
+#: Seconds between two prunings of one cache directory.
+PRUNE_INTERVAL = 24 * 3600
+#: A hit refreshes its entry's modification time when it is older than this.
+_TOUCH_AFTER = 24 * 3600
+#: Temporary files older than this are what a killed run left.
+_STALE_TEMP = 3600
+_PRUNED_MARKER = ".pruned"
+#: https://bford.info/cachedir/: backup tools skip a directory holding it.
+CACHEDIR_TAG = (b"Signature: 8a477f597d28d172789f06886806bc55\n"
+                b"# This file is a cache directory tag created by threadlint.\n"
+                b"# For information about cache directory tags, see:\n"
+                b"#\thttps://bford.info/cachedir/\n")
+_OWN_FILES = (".gitignore", "CACHEDIR.TAG", _PRUNED_MARKER)
 #: An entry larger than this is not read (a real one is a few kilobytes).
 MAX_ENTRY_BYTES = 4 << 20
 #: Bounds of what an entry may hold.
@@ -78,6 +105,22 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _libcst_version() -> str:
+    try:
+        return metadata.version("libcst")
+    except Exception:  # noqa: BLE001 - not installed as a distribution: still a key
+        return "unknown"
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> str:
+    """What else a result depends on: the interpreter (its grammar decides
+    what is a syntax error, TL999; ``ast`` differs between versions) and
+    libcst's version (its parser and its native extension)."""
+    return (f"{sys.implementation.name} {'.'.join(map(str, sys.version_info))} "
+            f"{sys.version} libcst {_libcst_version()}")
+
+
 def _settings_text(codes: Iterable[str], fix: bool, options: str) -> str:
     return ",".join(sorted(codes)) + ("\0fix" if fix else "\0check") + "\0" + options
 
@@ -88,11 +131,13 @@ def source_digest(source: bytes) -> str:
 
 def cache_key(source: bytes, codes: Iterable[str], fix: bool, options: str = "",
               digest: Optional[str] = None) -> str:
-    """What a file's result depends on: threadlint itself, the enabled codes,
+    """What a file's result depends on: threadlint itself, the Python running
+    it and libcst's version (:func:`environment`), the enabled codes,
     fixing or not, the options rules read, and the bytes (their sha256:
     ``digest`` when the caller has it already)."""
     key = hashlib.sha256()
     key.update(f"threadlint {__version__} {_code_fingerprint()} format {_FORMAT}\0".encode())
+    key.update(f"{environment()}\0".encode())
     key.update(_settings_text(codes, fix, options).encode())
     key.update(b"\0")
     key.update((digest or source_digest(source)).encode())
@@ -206,16 +251,22 @@ class Cache:
             if _DIR_FD:
                 top = os.open(self.directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
                 try:
-                    sub = os.open(key[:2], _DIR_FLAGS, dir_fd=top)
+                    layout = os.open(LAYOUT, _DIR_FLAGS, dir_fd=top)
                 finally:
                     os.close(top)
+                try:
+                    sub = os.open(key[:2], _DIR_FLAGS, dir_fd=layout)
+                finally:
+                    os.close(layout)
                 try:
                     fd = os.open(key + ".json", _READ_FLAGS, dir_fd=sub)
                 finally:
                     os.close(sub)
             else:  # pragma: no cover - Windows: check each part, then open
-                sub_path = os.path.join(self.directory, key[:2])
-                if not stat.S_ISDIR(os.lstat(sub_path).st_mode):
+                layout_path = os.path.join(self.directory, LAYOUT)
+                sub_path = os.path.join(layout_path, key[:2])
+                if not (stat.S_ISDIR(os.lstat(layout_path).st_mode)
+                        and stat.S_ISDIR(os.lstat(sub_path).st_mode)):
                     return None
                 entry_path = os.path.join(sub_path, key + ".json")
                 if not stat.S_ISREG(os.lstat(entry_path).st_mode):
@@ -238,7 +289,10 @@ class Cache:
                 if not more:
                     break
                 data += more
-            return data if len(data) <= MAX_ENTRY_BYTES else None
+            if len(data) > MAX_ENTRY_BYTES:
+                return None
+            _mark_used(fd, info)
+            return data
         except OSError:
             return None
         finally:
@@ -284,12 +338,20 @@ class Cache:
         top = os.open(self.directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:
             try:
-                os.mkdir(key[:2], 0o777, dir_fd=top)
+                os.mkdir(LAYOUT, 0o777, dir_fd=top)
             except FileExistsError:
                 pass
-            sub = os.open(key[:2], _DIR_FLAGS, dir_fd=top)  # a link there: ELOOP, no write
+            layout = os.open(LAYOUT, _DIR_FLAGS, dir_fd=top)  # a link there: ELOOP, no write
         finally:
             os.close(top)
+        try:
+            try:
+                os.mkdir(key[:2], 0o777, dir_fd=layout)
+            except FileExistsError:
+                pass
+            sub = os.open(key[:2], _DIR_FLAGS, dir_fd=layout)
+        finally:
+            os.close(layout)
         try:
             temp = f".threadlint-{os.getpid()}-{secrets.token_hex(8)}.tmp"
             fd = os.open(temp, _CREATE_FLAGS, 0o644, dir_fd=sub)
@@ -310,10 +372,15 @@ class Cache:
 
     def _write_by_path(self, key: str, data: bytes) -> None:  # pragma: no cover - Windows
         self._prepare()
-        sub = os.path.join(self.directory, key[:2])
-        os.makedirs(sub, exist_ok=True)
-        if not stat.S_ISDIR(os.lstat(sub).st_mode):
-            return
+        layout = os.path.join(self.directory, LAYOUT)
+        sub = os.path.join(layout, key[:2])
+        for directory in (layout, sub):  # each checked before anything is made in it
+            try:
+                os.mkdir(directory)
+            except FileExistsError:
+                pass
+            if not stat.S_ISDIR(os.lstat(directory).st_mode):
+                return
         temp = os.path.join(sub, f".threadlint-{os.getpid()}-{secrets.token_hex(8)}.tmp")
         fd = os.open(temp, _CREATE_FLAGS, 0o644)
         try:
@@ -333,26 +400,198 @@ class Cache:
         if self._ready:
             return
         os.makedirs(self.directory, exist_ok=True)
-        try:
-            if _DIR_FD:
-                top = os.open(self.directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-                try:
-                    fd = os.open(".gitignore", _CREATE_FLAGS, 0o644, dir_fd=top)
-                finally:
-                    os.close(top)
-            else:  # pragma: no cover - Windows
-                fd = os.open(os.path.join(self.directory, ".gitignore"), _CREATE_FLAGS, 0o644)
-        except FileExistsError:
-            pass  # whatever it is (a link too), it is left alone
-        except OSError as exc:
-            if exc.errno not in (errno.ELOOP, errno.EEXIST):
-                raise
-        else:
-            try:
-                _write_all(fd, b"# Created by threadlint.\n*\n")
-            finally:
-                os.close(fd)
+        _create(self.directory, ".gitignore", b"# Created by threadlint.\n*\n")
+        _create(self.directory, "CACHEDIR.TAG", CACHEDIR_TAG)
         self._ready = True
+
+    # -- upkeep --------------------------------------------------------------
+
+    def prune(self, now: Optional[float] = None) -> int:
+        """Remove the entries not used for :data:`MAX_AGE_DAYS` days (of any
+        format: another threadlint's entries age out too) and what killed runs
+        left; at most once per :data:`PRUNE_INTERVAL`. Returns how many files
+        were removed; a cache that cannot be pruned is left as it is."""
+        now = time.time() if now is None else now
+        try:
+            with _Dir.open_top(self.directory) as top:
+                marker = top.lstat(_PRUNED_MARKER)
+                if marker is not None and stat.S_ISREG(marker.st_mode) \
+                        and now - PRUNE_INTERVAL < marker.st_mtime <= now:
+                    return 0
+                removed = _sweep(top, now - MAX_AGE_DAYS * 86400, now - _STALE_TEMP)
+                top.unlink(_PRUNED_MARKER)
+                top.create(_PRUNED_MARKER, b"")
+                return removed
+        except OSError:
+            return 0
+
+    def clear(self) -> int:
+        """Remove every entry, then the cache directory if nothing else is in
+        it. Only threadlint's own files are removed (entries, temporary files,
+        ``.gitignore``, ``CACHEDIR.TAG``), never a link followed, so a cache
+        directory pointed at the wrong place loses nothing else. Returns the
+        number of entries removed; raises OSError if the directory cannot be
+        read."""
+        with _Dir.open_top(self.directory) as top:
+            removed = _sweep(top, math.inf, math.inf)
+            for name in _OWN_FILES:
+                info = top.lstat(name)
+                if info is not None and stat.S_ISREG(info.st_mode):
+                    top.unlink(name)
+        try:
+            os.rmdir(self.directory)
+        except OSError:
+            pass  # something else is in it (or it is a link): left alone
+        return removed
+
+
+_ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json")
+_TEMP_NAME = re.compile(r"\.threadlint-\d+-[0-9a-f]+\.tmp")
+_SUB_NAME = re.compile(r"[0-9a-f]{2}")
+_LAYOUT_NAME = re.compile(r"v\d+")
+
+
+def _sweep(top: _Dir, entry_cutoff: float, temp_cutoff: float) -> int:
+    """Remove entries last used before ``entry_cutoff`` and temporary files
+    older than ``temp_cutoff`` in every layout (``v<N>/<xx>/``, and the
+    unversioned ``<xx>/`` of threadlint before 0.4); empty directories go too."""
+    removed = 0
+    for name, is_dir in top.listing():
+        if not is_dir:
+            continue
+        if _SUB_NAME.fullmatch(name):
+            removed += _sweep_entries(top, name, entry_cutoff, temp_cutoff)
+        elif _LAYOUT_NAME.fullmatch(name):
+            with top.open(name) as layout:
+                for sub, sub_is_dir in layout.listing():
+                    if sub_is_dir and _SUB_NAME.fullmatch(sub):
+                        removed += _sweep_entries(layout, sub, entry_cutoff, temp_cutoff)
+            top.rmdir(name)
+    return removed
+
+
+def _sweep_entries(parent: _Dir, name: str, entry_cutoff: float, temp_cutoff: float) -> int:
+    removed = 0
+    with parent.open(name) as sub:
+        for entry, is_dir in sub.listing():
+            if is_dir:
+                continue
+            is_entry = _ENTRY_NAME.fullmatch(entry) is not None
+            if not is_entry and not _TEMP_NAME.fullmatch(entry):
+                continue  # not threadlint's: left alone
+            info = sub.lstat(entry)  # a link is removed, never followed
+            if info is None or not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+                continue
+            if info.st_mtime < (entry_cutoff if is_entry else temp_cutoff) and sub.unlink(entry):
+                removed += is_entry
+    parent.rmdir(name)
+    return removed
+
+
+def _mark_used(fd: int, info: os.stat_result) -> None:
+    """A hit refreshes its entry's modification time (at most once a day), so
+    that pruning removes what is not used, not what is old."""
+    if time.time() - info.st_mtime < _TOUCH_AFTER or os.utime not in os.supports_fd:
+        return
+    try:
+        os.utime(fd)
+    except OSError:
+        pass
+
+
+def _create(directory: str, name: str, data: bytes) -> None:
+    """Create ``name`` in ``directory`` holding ``data``; whatever is there
+    already (a link too) is left alone."""
+    try:
+        if _DIR_FD:
+            top = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                fd = os.open(name, _CREATE_FLAGS, 0o644, dir_fd=top)
+            finally:
+                os.close(top)
+        else:  # pragma: no cover - Windows
+            fd = os.open(os.path.join(directory, name), _CREATE_FLAGS, 0o644)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EEXIST):
+            return
+        raise
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+class _Dir:
+    """A directory inside the cache, opened without following a link: by
+    descriptor where the platform allows it, else by path after an lstat."""
+
+    def __init__(self, path: str, fd: Optional[int]) -> None:
+        self.path = path
+        self.fd = fd
+
+    @classmethod
+    def open_top(cls, directory: str) -> _Dir:
+        if _DIR_FD:  # the cache directory itself may be a link
+            return cls(directory, os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)))
+        if not os.path.isdir(directory):  # pragma: no cover - Windows
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", directory)
+        return cls(directory, None)  # pragma: no cover - Windows
+
+    def __enter__(self) -> _Dir:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+    def open(self, name: str) -> _Dir:
+        path = os.path.join(self.path, name)
+        if self.fd is not None:
+            return _Dir(path, os.open(name, _DIR_FLAGS, dir_fd=self.fd))
+        if not stat.S_ISDIR(os.lstat(path).st_mode):  # pragma: no cover - Windows
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", path)
+        return _Dir(path, None)  # pragma: no cover - Windows
+
+    def listing(self) -> List[Tuple[str, bool]]:
+        """(name, is a directory, not through a link) of each entry."""
+        if self.fd is not None and os.scandir in os.supports_fd:
+            with os.scandir(self.fd) as entries:
+                return [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+        with os.scandir(self.path) as entries:  # pragma: no cover - Windows
+            return [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+
+    def lstat(self, name: str) -> Optional[os.stat_result]:
+        try:
+            if self.fd is not None:
+                return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+            return os.lstat(os.path.join(self.path, name))  # pragma: no cover - Windows
+        except OSError:
+            return None
+
+    def unlink(self, name: str) -> bool:
+        try:
+            if self.fd is not None:
+                os.unlink(name, dir_fd=self.fd)
+            else:  # pragma: no cover - Windows
+                os.unlink(os.path.join(self.path, name))
+        except OSError:
+            return False
+        return True
+
+    def rmdir(self, name: str) -> None:
+        """Remove the sub-directory ``name`` if it is empty."""
+        try:
+            if self.fd is not None:
+                os.rmdir(name, dir_fd=self.fd)
+            else:  # pragma: no cover - Windows
+                os.rmdir(os.path.join(self.path, name))
+        except OSError:
+            pass
+
+    def create(self, name: str, data: bytes) -> None:
+        _create(self.path, name, data)
 
 
 def _write_all(fd: int, data: bytes) -> None:

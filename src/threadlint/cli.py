@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false",
                        help="lint files even when a .gitignore or .ignore file ignores them")
     files.add_argument("--force-exclude", action="store_true",
-                       help="apply excludes to files named on the command line too")
+                       help="apply excludes to files named on the command line (and to "
+                            "stdin's --stdin-filename) too")
     files.add_argument("--stdin-filename", metavar="NAME",
                        help="the path to report for source read from stdin")
     config = parser.add_argument_group("configuration")
@@ -120,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     speed.add_argument("--cache-dir", metavar="DIR",
                        help="where to keep the cache (default: .threadlint_cache/ at the project root)")
+    speed.add_argument("--clear-cache", action="store_true",
+                       help="remove the cache (of the project the PATHs are in, or --cache-dir) "
+                            "and exit")
     parser.add_argument("--fix", action="store_true",
                         help="apply safe fixes in place and report what was fixed")
     parser.add_argument("--unsafe-fixes", action="store_true",
@@ -223,11 +227,56 @@ def _show_settings(path: str, settings: Settings) -> int:
         f"contracts-from-prose = {_toml(settings.contracts_from_prose)}",
         f"guarded-ratio = {_toml(settings.guarded_ratio)}",
         f"respect-gitignore = {_toml(settings.respect_gitignore)}",
+        f"force-exclude = {_toml(settings.force_exclude)}",
         "# what follows from them for this path",
         f"excluded = {_toml(settings.is_excluded(path))}",
         f"enabled-codes = {_toml(settings.enabled_codes(path))}",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_CLEAN
+
+
+#: What marks a project's root when no configuration file was found.
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
+
+
+def project_root(settings: Settings, paths: Sequence[str], stdin_filename: Optional[str]) -> str:
+    """Where the cache lives: the configuration file's directory; without one,
+    the nearest directory at or above the linted paths (their common
+    directory) holding pyproject.toml, setup.cfg or .git; else the current
+    directory."""
+    if settings.config_path is not None:
+        return settings.root
+    named = [stdin_filename if path == STDIN else path for path in paths]
+    targets = [os.path.abspath(path) for path in named if path is not None]
+    if not targets:
+        return os.getcwd()
+    try:
+        common = os.path.commonpath(targets)
+    except ValueError:  # paths on several drives (Windows)
+        return os.getcwd()
+    directory = common if os.path.isdir(common) else os.path.dirname(common)
+    while True:
+        if any(os.path.exists(os.path.join(directory, marker)) for marker in ROOT_MARKERS):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return os.getcwd()
+        directory = parent
+
+
+def _clear_cache(directory: str) -> int:
+    if not os.path.lexists(directory):
+        sys.stderr.write(f"threadlint: no cache to clear in {directory}\n")
+        return EXIT_CLEAN
+    try:
+        removed = Cache(directory).clear()
+    except OSError as exc:
+        sys.stderr.write(f"threadlint: error: --clear-cache: cannot clear {directory}: "
+                         f"{exc.strerror or exc}\n")
+        return EXIT_ERROR
+    sys.stderr.write(f"threadlint: cleared the cache in {directory} "
+                     f"({removed} entr{'ies' if removed != 1 else 'y'} removed)\n")
     return EXIT_CLEAN
 
 
@@ -488,6 +537,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if paths.count(STDIN) > 1:
         sys.stderr.write("threadlint: error: '-' (stdin) can be given only once\n")
         return EXIT_ERROR
+    cache_dir = args.cache_dir or os.path.join(project_root(settings, paths, args.stdin_filename),
+                                               DEFAULT_DIRNAME)
+    if args.clear_cache:
+        return _clear_cache(cache_dir)
     if args.add_noqa and (args.fix or args.diff or STDIN in paths):
         other = "--fix" if args.fix else "--diff" if args.diff else "'-' (stdin)"
         sys.stderr.write(f"threadlint: error: --add-noqa edits files in place: it cannot be "
@@ -502,15 +555,29 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             return resolver.for_path(args.stdin_filename) if args.stdin_filename else settings
         return resolver.for_path(path)
 
+    force_exclude = args.force_exclude or settings.force_exclude
     try:
-        discovered = discover(paths, settings, args.force_exclude,
-                              None if resolver is None else resolver.for_directory)
+        discovered = discover(paths, settings, force_exclude,
+                              None if resolver is None else resolver.for_directory,
+                              args.stdin_filename)
         groups: Dict[Settings, List[str]] = {}
         for file in discovered.files:
             groups.setdefault(settings_for(file), []).append(file)
     except SettingsError as exc:
         sys.stderr.write(f"threadlint: error: {exc}\n")
         return EXIT_ERROR
+    # With --fix, standard output is the source read from stdin, fixed or
+    # not (an editor replaces its buffer with it); the findings go to stderr.
+    echo_stdin = args.fix and STDIN in paths
+    stdin_source: Optional[bytes] = None
+    if echo_stdin:
+        try:
+            stdin_source = read_source(STDIN)
+        except OSError:
+            pass  # the run reports it as a file that cannot be read
+    if discovered.excluded_stdin and stdin_source is not None:
+        sys.stdout.buffer.write(stdin_source)
+        sys.stdout.flush()
     failed = False
     for missing in discovered.missing:
         sys.stderr.write(f"threadlint: error: {missing}: no such file or directory\n")
@@ -525,11 +592,16 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
     cache = None
     if not args.no_cache:
-        cache = Cache(args.cache_dir or os.path.join(settings.root, DEFAULT_DIRNAME))
+        cache = Cache(cache_dir)
     jobs = args.jobs or os.cpu_count() or 1
     results: List[Tuple[LintResult, bool]] = []
+    linted: List[str] = []  # the files in the order of their results
     for group, members in groups.items():  # one run per configuration
-        results += run(members, group, args.fix or args.diff, stdin_name, jobs, cache)
+        source = stdin_source if STDIN in members else None
+        results += run(members, group, args.fix or args.diff, stdin_name, jobs, cache, source)
+        linted += members
+    if cache is not None:
+        cache.prune()
     if args.add_noqa:
         return _add_noqa(results, settings_for, failed)
     if args.diff:
@@ -538,20 +610,22 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     fixed: List[Finding] = []
     writer = Writer()
     with _sigterm_unwinds() if args.fix else contextlib.nullcontext():
-        for result, _unreadable in results:
+        for name, (result, _unreadable) in zip(linted, results):
             kept, errors, done = result.findings, result.errors, result.fixed
-            if result.fixed_source is not None and result.fixed:
-                if result.path == stdin_name and STDIN in discovered.files:
-                    sys.stdout.buffer.write(result.fixed_source)
+            if name == STDIN and echo_stdin:
+                fixed_source = result.fixed_source if result.fixed else None
+                echoed = fixed_source if fixed_source is not None else stdin_source
+                if echoed is not None:
+                    sys.stdout.buffer.write(echoed)
                     sys.stdout.flush()
-                else:
-                    try:
-                        writer.write(result.path, result.linted_digest, result.fixed_source)
-                    except FixNotWritten as exc:
-                        # The file is as it was: so are its findings.
-                        unfixed = result.unfixed or LintResult(result.path)
-                        kept, errors, done = unfixed.findings, unfixed.errors, []
-                        errors = [*errors, FileError(result.path, str(exc))]
+            elif result.fixed_source is not None and result.fixed:
+                try:
+                    writer.write(result.path, result.linted_digest, result.fixed_source)
+                except FixNotWritten as exc:
+                    # The file is as it was: so are its findings.
+                    unfixed = result.unfixed or LintResult(result.path)
+                    kept, errors, done = unfixed.findings, unfixed.errors, []
+                    errors = [*errors, FileError(result.path, str(exc))]
             findings.extend(kept)
             fixed.extend(done)
             for error in errors:
@@ -560,8 +634,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
                 failed = failed or not error.warning
 
     findings.sort(key=lambda f: (f.path, f.line, f.col, f.code, f.message))
-    stdin_fixed = args.fix and STDIN in discovered.files and any(f.path == stdin_name for f in fixed)
-    stream: TextIO = sys.stderr if stdin_fixed else sys.stdout
+    stream: TextIO = sys.stderr if echo_stdin else sys.stdout
     report = io.StringIO() if args.output_file is not None else stream
     write_findings(findings, args.output_format, report,
                    color=args.output_file is None and wants_color(stream))

@@ -16,7 +16,7 @@ else:  # pragma: no cover - exercised on older Pythons only
     import tomli as tomllib
 
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
-BOOL_KEYS = ("contracts-from-prose", "respect-gitignore")
+BOOL_KEYS = ("contracts-from-prose", "respect-gitignore", "force-exclude")
 RATIO_KEYS = ("guarded-ratio",)
 #: Limits: a number at least 0 (0: no limit); integers only where the unit is.
 LIMIT_KEYS = {"max-file-size": int, "file-timeout": float, "max-memory": int}

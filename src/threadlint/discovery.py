@@ -24,6 +24,8 @@ class Discovered:
     missing: List[str] = field(default_factory=list)
     #: Directories that could not be listed, with the reason.
     unreadable: List[Tuple[str, str]] = field(default_factory=list)
+    #: Standard input was named but is excluded (``--force-exclude``).
+    excluded_stdin: bool = False
 
 
 def _identity(path: str) -> str:
@@ -32,7 +34,8 @@ def _identity(path: str) -> str:
 
 
 def discover(paths: List[str], settings: Settings, force_exclude: bool = False,
-             settings_for: Optional[Callable[[str], Settings]] = None) -> Discovered:
+             settings_for: Optional[Callable[[str], Settings]] = None,
+             stdin_filename: Optional[str] = None) -> Discovered:
     """Files to lint, spelled as the user spelled their paths, in a stable order.
 
     ``settings_for(directory)``, when given, is the settings of the files in
@@ -40,13 +43,18 @@ def discover(paths: List[str], settings: Settings, force_exclude: bool = False,
 
     Directories are walked for ``*.py`` with excluded directories pruned; a file
     named explicitly is linted whatever its suffix (and, unless
-    ``force_exclude``, even when it matches an exclude pattern).
+    ``force_exclude``, even when it matches an exclude pattern). With
+    ``force_exclude``, standard input named ``stdin_filename`` is excluded
+    like a file of that name (an editor sends every buffer).
     """
     found = Discovered()
     seen: Set[str] = set()
     ignores = IgnoreFiles(found.unreadable)
     for path in paths:
         if path == STDIN:
+            if force_exclude and stdin_filename is not None and settings.is_excluded(stdin_filename):
+                found.excluded_stdin = True
+                continue
             found.files.append(STDIN)
             continue
         if os.path.isdir(path):

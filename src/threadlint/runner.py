@@ -71,7 +71,15 @@ _PR_SET_PDEATHSIG = 1
 WATCH_INTERVAL = 0.5
 
 
+#: Windows: OpenProcess's right to query a process, and a running process's exit code.
+_PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
+_STILL_ACTIVE = 259
+
+
 def _alive(pid: int) -> bool:
+    if sys.platform == "win32":
+        # os.kill(pid, 0) would send Ctrl-C (CTRL_C_EVENT is 0) to the group.
+        return _alive_on_windows(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -79,6 +87,36 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True  # EPERM: it exists
     return True
+
+
+def _alive_on_windows(pid: int) -> bool:
+    """Whether ``pid`` runs; when Windows cannot be asked, assume it does
+    (the worker then ends when its pipe to the parent closes)."""
+    try:
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(_PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+        if not handle:
+            return False
+        try:
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == _STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+    except Exception:  # noqa: BLE001 - no ctypes.windll, no kernel32: cannot tell
+        return True
+
+
+def _libc() -> Optional[ctypes.CDLL]:
+    """The C library of this process where it can be loaded by name (Linux);
+    None elsewhere (on Windows ``CDLL(None)`` raises TypeError) or on failure."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None)
+    except Exception:  # noqa: BLE001 - any failure only costs an optimisation
+        return None
 
 
 def _die_with_parent(parent: int) -> None:
@@ -91,10 +129,11 @@ def _die_with_parent(parent: int) -> None:
     threadlint's process ``parent`` is gone (a forkserver's child), within
     :data:`WATCH_INTERVAL`.
     """
-    if sys.platform.startswith("linux"):
+    libc = _libc()
+    if libc is not None:
         try:
-            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # no prctl: the watchdog does it
+            libc.prctl(_PR_SET_PDEATHSIG, getattr(signal, "SIGKILL", 9), 0, 0, 0)
+        except Exception:  # noqa: BLE001 - no prctl: the watchdog does it
             pass
     watched = os.getppid()
     if not _alive(parent):  # died before prctl took effect
@@ -156,9 +195,12 @@ def _release_memory() -> None:
     """Return freed heap to the OS (glibc only), so that what one large file
     left fragmented does not add to the next large file's peak. (The engine
     has already collected the file's garbage.)"""
+    libc = _libc()
+    if libc is None:
+        return
     try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
+        libc.malloc_trim(0)
+    except Exception:  # noqa: BLE001 - not glibc: nothing to do
         pass
 
 
@@ -386,8 +428,10 @@ def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int,
 
 
 def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: int = 1,
-        cache: Optional[Cache] = None) -> List[Tuple[LintResult, bool]]:
-    """Lint ``files``; results in the same order, each with "was unreadable"."""
+        cache: Optional[Cache] = None, stdin_source: Optional[bytes] = None,
+        ) -> List[Tuple[LintResult, bool]]:
+    """Lint ``files``; results in the same order, each with "was unreadable".
+    ``stdin_source``: standard input's bytes, when the caller has read them."""
     results: List[Optional[Tuple[LintResult, bool]]] = [None] * len(files)
     # When a pool may be used, the first read keeps no bytes, so that the
     # workers can be forked before the parent holds every file (see
@@ -395,7 +439,7 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
     # and what is linted and cached comes from that second read.
     may_pool = jobs > 1 and len(files) >= MIN_FILES_FOR_POOL
     todo, keys = _read(files, range(len(files)), settings, fix, stdin_name, cache, results,
-                       keep=not may_pool)
+                       keep=not may_pool, stdin_source=stdin_source)
     pooled = jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL
     pool = _forked_pool(jobs, settings) if pooled else None
     if may_pool:
@@ -423,7 +467,7 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
 def _read(files: List[str], indices: Iterable[int], settings: Settings, fix: bool,
           stdin_name: str, cache: Optional[Cache],
           results: List[Optional[Tuple[LintResult, bool]]], keep: bool = True,
-          ) -> Tuple[List[Task], Dict[int, str]]:
+          stdin_source: Optional[bytes] = None) -> Tuple[List[Task], Dict[int, str]]:
     """Read ``files[i]`` for each index; fill ``results`` for the unreadable
     ones and for those the cache answers. Returns what is left to lint (with
     its bytes if ``keep``; standard input's are always kept, it cannot be read
@@ -434,7 +478,7 @@ def _read(files: List[str], indices: Iterable[int], settings: Settings, fix: boo
         path = files[index]
         display = stdin_name if path == STDIN else path
         try:
-            source = read_source(path)
+            source = stdin_source if path == STDIN and stdin_source is not None else read_source(path)
         except OSError as exc:
             reason = exc.strerror or str(exc)
             error = FileError(display, f"cannot read file: {reason}")

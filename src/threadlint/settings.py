@@ -128,6 +128,8 @@ class Settings:
     #: Not part of ``options_key``: it changes no finding, and a result with
     #: fixes applied is never cached.
     unsafe_fixes: bool = False
+    #: Apply the excludes to files named explicitly too (``--force-exclude``).
+    force_exclude: bool = False
 
     def options_key(self) -> str:
         """The settings rules read, for the cache key."""
