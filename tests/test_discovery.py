@@ -251,3 +251,18 @@ def test_stdin_uses_the_configuration_of_its_stdin_filename(tmp_path: Path) -> N
     assert codes_by_path(proc) == {"sub/x.py": ["TL103"]}
     proc = tl(["--no-cache", "-"], tmp_path / "sub", stdin=JOBS)  # no name: the current directory's
     assert codes_by_path(proc) == {"<stdin>": ["TL103"]}
+
+
+def test_a_directory_named_on_the_command_line_is_linted_even_when_ignored(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("/vendor/\n*_pb2.py\n", encoding="utf-8")
+    vendor = tmp_path / "vendor" / "pkg"
+    vendor.mkdir(parents=True)
+    (vendor / "jobs.py").write_text("x = 1\n", encoding="utf-8")
+    (vendor / "api_pb2.py").write_text("x = 1\n", encoding="utf-8")
+    (vendor / ".gitignore").write_text("skip.py\n", encoding="utf-8")
+    (vendor / "skip.py").write_text("x = 1\n", encoding="utf-8")
+    named = discover([str(tmp_path / "vendor")], Settings(root=str(tmp_path))).files
+    # the ignore files below the named directory still apply; the one above it does not
+    assert named == [str(vendor / "api_pb2.py"), str(vendor / "jobs.py")]
+    assert discover([str(tmp_path)], Settings(root=str(tmp_path))).files == []

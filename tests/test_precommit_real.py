@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("pre_commit")
 
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT
 
 pytestmark = [
     pytest.mark.slow,

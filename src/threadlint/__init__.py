@@ -1,3 +1,3 @@
 """threadlint: a static checker for Python threading misuse."""
 
-__version__ = "1.0.0"
+__version__ = "2.0.0"

@@ -83,6 +83,11 @@ def _walk(top: str, settings: Settings, unreadable: List[Tuple[str, str]],
         unreadable.append((error.filename or top, error.strerror or str(error)))
 
     start = ignores.start(top)
+    if settings.respect_gitignore and start != os.path.abspath(top) and ignores.ignored_path(top):
+        # A directory named on the command line is linted even when the ignore
+        # files above it ignore it (as a named file is): only those at or
+        # below it apply.
+        start = os.path.abspath(top)
 
     def skipped(path: str, is_dir: bool) -> bool:
         return settings.is_excluded(path) or (settings.respect_gitignore
