@@ -58,3 +58,36 @@ def run_cli(args: Sequence[str], cwd: os.PathLike = ROOT, stdin: str = "",
 @pytest.fixture
 def cli():
     return run_cli
+
+
+class LintedFiles:
+    """The paths ``runner.lint_source`` was called with, recorded in a file
+    (linting runs in a child process, whose memory the test cannot see);
+    compares equal to the list of them."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+
+    def paths(self) -> List[str]:
+        return self.log.read_text(encoding="utf-8").splitlines() if self.log.exists() else []
+
+    def __eq__(self, other: object) -> bool:
+        return self.paths() == other
+
+    def __repr__(self) -> str:
+        return repr(self.paths())
+
+
+def record_linted(patch: pytest.MonkeyPatch, log: Path) -> LintedFiles:
+    """Record every file linted from now on (so a test can tell a cache miss from a hit)."""
+    from threadlint import runner
+
+    real = runner.lint_source
+
+    def recording(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(path + "\n")
+        return real(path, *args, **kwargs)
+
+    patch.setattr(runner, "lint_source", recording)
+    return LintedFiles(log)

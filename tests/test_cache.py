@@ -16,7 +16,7 @@ from threadlint import runner
 from threadlint.cache import DEFAULT_DIRNAME, LAYOUT, MAX_AGE_DAYS, Cache
 from threadlint.settings import Settings
 
-from conftest import run_cli
+from conftest import record_linted, run_cli
 
 SETTINGS = Settings(root="/", select=("TL1",))
 SOURCE = b"import threading\n\nthreading.Thread(target=print, args=(1)).start()\n"
@@ -31,21 +31,11 @@ def fresh_environment() -> Iterator[None]:
 
 def _linted(tmp_path: Path, cache: Cache, monkeypatch) -> List[str]:
     """Run over jobs.py; the files actually linted (not answered by the cache)."""
-    # Linting runs in a child process: it records what it lints in a file.
-    log = tmp_path / "linted.log"
-    log.write_text("", encoding="utf-8")
-    real = runner.lint_source
-
-    def recording(path, *args, **kwargs):
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(path + "\n")
-        return real(path, *args, **kwargs)
-
     with monkeypatch.context() as patch:
-        patch.setattr(runner, "lint_source", recording)
+        linted = record_linted(patch, tmp_path / f"linted-{len(list(tmp_path.glob('linted-*')))}.log")
         [(result, _)] = runner.run([str(tmp_path / "jobs.py")], SETTINGS, False, "-", jobs=1, cache=cache)
     assert [f.code for f in result.findings] == ["TL101"]
-    return log.read_text(encoding="utf-8").splitlines()
+    return linted.paths()
 
 
 @pytest.mark.parametrize("change", ["python", "implementation", "libcst"])

@@ -18,7 +18,7 @@ from threadlint import runner
 from threadlint.cache import LAYOUT, MAX_ENTRY_BYTES, Cache, cache_key
 from threadlint.settings import Settings
 
-from conftest import FIXTURES
+from conftest import FIXTURES, record_linted
 
 SETTINGS = Settings(root="/", select=("TL1",))
 SOURCE = b"import threading\n\nthreading.Thread(target=print, args=(1)).start()\n"
@@ -44,33 +44,6 @@ def primed(tmp_path: Path) -> Tuple[Cache, Path, List[Tuple[str, int, str]]]:
     entry = tmp_path / "cache" / LAYOUT / key[:2] / f"{key}.json"
     assert entry.is_file()
     return cache, entry, truth
-
-
-class _Linted:
-    """The files linted, recorded in a file: linting runs in a child process."""
-
-    def __init__(self, log: Path) -> None:
-        self.log = log
-
-    def __eq__(self, other: object) -> bool:
-        text = self.log.read_text(encoding="utf-8") if self.log.exists() else ""
-        return text.splitlines() == other
-
-    def __repr__(self) -> str:
-        return repr(self.log.read_text(encoding="utf-8") if self.log.exists() else "")
-
-
-def _must_lint(monkeypatch, log: Path) -> _Linted:
-    """Record every file linted (so a test can tell a miss from a hit)."""
-    real = runner.lint_source
-
-    def recording(path, *args, **kwargs):
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(path + "\n")
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(runner, "lint_source", recording)
-    return _Linted(log)
 
 
 def _edit(change: Callable[[dict], None]) -> Callable[[Path], None]:
@@ -117,7 +90,7 @@ HOSTILE = {
 def test_a_bad_entry_is_a_miss_and_is_rewritten(primed, tmp_path: Path, monkeypatch, plant) -> None:
     cache, entry, truth = primed
     plant(entry)
-    linted = _must_lint(monkeypatch, tmp_path / "linted.log")
+    linted = record_linted(monkeypatch, tmp_path / "linted.log")
     assert _lint(tmp_path, cache) == truth
     assert linted == [str(tmp_path / "jobs.py")]
     if entry.is_file():
@@ -126,7 +99,7 @@ def test_a_bad_entry_is_a_miss_and_is_rewritten(primed, tmp_path: Path, monkeypa
 
 def test_an_intact_entry_is_a_hit(primed, tmp_path: Path, monkeypatch) -> None:
     cache, _, truth = primed
-    linted = _must_lint(monkeypatch, tmp_path / "linted.log")
+    linted = record_linted(monkeypatch, tmp_path / "linted.log")
     assert _lint(tmp_path, cache) == truth
     assert linted == []
 
@@ -190,7 +163,7 @@ def test_an_entry_that_is_a_link_is_a_miss_and_is_replaced_not_followed(primed, 
     shutil.move(str(entry), str(elsewhere))
     saved = elsewhere.read_bytes()
     entry.symlink_to(elsewhere)
-    linted = _must_lint(monkeypatch, tmp_path / "linted.log")
+    linted = record_linted(monkeypatch, tmp_path / "linted.log")
     assert _lint(tmp_path, cache) == truth
     assert linted  # a miss
     assert not entry.is_symlink() and elsewhere.read_bytes() == saved
@@ -203,7 +176,7 @@ def test_an_entry_written_by_another_user_is_a_miss(primed, tmp_path: Path, monk
     data["findings"] = []  # what a hostile user of a shared cache would write
     entry.write_text(json.dumps(data), encoding="utf-8")
     os.chown(entry, 4321, 4321)
-    linted = _must_lint(monkeypatch, tmp_path / "linted.log")
+    linted = record_linted(monkeypatch, tmp_path / "linted.log")
     assert _lint(tmp_path, cache) == truth
     assert linted
 
@@ -214,7 +187,7 @@ def test_the_cache_directory_itself_may_be_a_link(tmp_path: Path, monkeypatch) -
     (tmp_path / "real-cache").mkdir()
     (tmp_path / "cache").symlink_to(tmp_path / "real-cache", target_is_directory=True)
     truth = _lint(tmp_path, Cache(str(tmp_path / "cache")))
-    linted = _must_lint(monkeypatch, tmp_path / "linted.log")
+    linted = record_linted(monkeypatch, tmp_path / "linted.log")
     assert _lint(tmp_path, Cache(str(tmp_path / "cache"))) == truth
     assert linted == []  # a hit
     assert list((tmp_path / "real-cache").glob(f"{LAYOUT}/*/*.json"))
