@@ -24,7 +24,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import corpus  # noqa: E402
+from threadlint import triage  # noqa: E402
 from threadlint.engine import lint_source  # noqa: E402
+from threadlint.needs import RULE_NEEDS  # noqa: E402
 from threadlint.prefilter import EVERY_FILE, Prefilter  # noqa: E402
 from threadlint.rules import ALL_RULES  # noqa: E402
 from threadlint.settings import Settings  # noqa: E402
@@ -38,13 +40,13 @@ NEEDS = {rule.code: rule.needs for rule in ALL_RULES}
 def both(path: str) -> Tuple[str, list, list, list]:
     source = Path(path).read_bytes()
     fast = lint_source(path, source, SETTINGS)
+    # The front reads each rule's needs from this table: admitting every
+    # file in it disables the prefilter.
     try:
-        for rule in ALL_RULES:
-            rule.needs = EVERY_FILE
+        triage.RULE_NEEDS = {code: EVERY_FILE for code in NEEDS}  # type: ignore[assignment]
         full = lint_source(path, source, SETTINGS)
     finally:
-        for rule in ALL_RULES:
-            rule.needs = NEEDS[rule.code]
+        triage.RULE_NEEDS = RULE_NEEDS
     unadmitted = [f for f in full.findings
                   if f.code != "TL999" and not Prefilter([NEEDS[f.code]]).admits(source)]
     return path, fast.findings, full.findings, unadmitted

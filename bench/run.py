@@ -10,8 +10,15 @@ threadlint cold (--no-cache), threadlint warm (cache filled, nothing changed),
 flake8 (default plugins), pylint (its two thread checks only) and ruff
 (--select ALL, no cache), all given the same explicit list of files and the
 same number of processes. Peak memory is the largest resident set of any
-process of the run. A last section measures threadlint's cost per line on
+process of the run. A section on small runs (what pre-commit does on each
+commit) times one file that needs no parse, one 1,668-line threading module
+and ten standard-library modules, against flake8 and against the bare
+interpreter's start. A last section measures threadlint's cost per line on
 files from 500 to 20,000 lines, in-process.
+
+Every command runs with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` is
+removed from its environment, and a first run writes the bytecode), as on a
+user's machine: without it each run compiles every module it imports.
 """
 
 from __future__ import annotations
@@ -42,6 +49,10 @@ def python_files(roots: Sequence[str], skip: Sequence[str] = ()) -> List[str]:
     return files
 
 
+#: The environment of every timed command: bytecode caching on, as users have it.
+ENVIRONMENT = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
 def measure(command: List[str]) -> Tuple[float, int, int]:
     """Wall seconds, peak RSS in MB (largest process), exit status of one run."""
     wrapper = (
@@ -53,7 +64,7 @@ def measure(command: List[str]) -> Tuple[float, int, int]:
         "print(wall, peak, code)\n"
     )
     out = subprocess.run([sys.executable, "-c", wrapper, *command], capture_output=True, text=True,
-                         check=True)
+                         check=True, env=ENVIRONMENT)
     wall, peak_kb, code = out.stdout.split()
     return float(wall), int(peak_kb) // 1024, int(code)
 
@@ -118,6 +129,45 @@ def bench_corpus(name: str, files: List[str], runs: int, jobs: int, skip_tools: 
     return "\n".join(out) + "\n"
 
 
+#: Standard-library modules for the ten-file case: five with threading code,
+#: five without (a commit touches both kinds).
+TEN_FILES = ("threading.py", "queue.py", "socketserver.py", "concurrent/futures/thread.py",
+             "multiprocessing/pool.py", "textwrap.py", "json/encoder.py", "csv.py", "shlex.py",
+             "fractions.py")
+
+
+def small_runs(runs: int) -> str:
+    """What pre-commit pays per commit: start-up and a few files, no cache."""
+    stdlib = Path(corpus.stdlib())
+    cases = [("one file, no parse needed (textwrap.py)", [str(stdlib / "textwrap.py")]),
+             ("one threading module (threading.py, 1,668 lines)", [str(stdlib / "threading.py")]),
+             ("ten modules (five with threading code)", [str(stdlib / name) for name in TEN_FILES])]
+    out = [f"### Small runs (1 process, no cache, median of {max(runs, 5)} runs)", "",
+           "| case | threadlint (s) | flake8 (s) | threadlint / flake8 | threadlint - `python -c pass` (s) |",
+           "|---|---:|---:|---:|---:|"]
+    bare = [sys.executable, "-c", "pass"]
+    for label, files in cases:
+        commands = {
+            "threadlint": [sys.executable, "-m", "threadlint", "--isolated", "--no-cache", "-j", "1",
+                           *files],
+            "flake8": [sys.executable, "-m", "flake8", "--isolated", "-j", "1", *files],
+            "bare": bare,
+        }
+        medians: Dict[str, float] = {}
+        for tool, command in commands.items():
+            measure(command)  # writes bytecode; the first run is not counted
+            walls = [measure(command)[0] for _ in range(max(runs, 5))]
+            medians[tool] = statistics.median(walls)
+            print(f"  small runs: {label}: {tool}: {', '.join(f'{w:.3f}' for w in walls)} s",
+                  file=sys.stderr)
+        out.append(f"| {label} | {medians['threadlint']:.3f} | {medians['flake8']:.3f} | "
+                   f"{medians['threadlint'] / medians['flake8']:.2f} | "
+                   f"{medians['threadlint'] - medians['bare']:.3f} |")
+    out.append("")
+    out.append(f"`python -c pass` alone: {statistics.median(measure(bare)[0] for _ in range(5)):.3f} s.")
+    return "\n".join(out) + "\n"
+
+
 def scaling(runs: int) -> str:
     """Cost per line, in-process, on files of growing size built from real code."""
     from threadlint.engine import lint_source
@@ -157,7 +207,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--pylint-runs", type=int, default=None,
                         help="runs for pylint, which is slow (default: --runs)")
-    parser.add_argument("--corpus", choices=("all", "stdlib", "packages"), default="all")
+    parser.add_argument("--corpus", choices=("all", "stdlib", "packages", "none"), default="all",
+                        help="none: only the small runs and the cost per line")
     parser.add_argument("--skip", action="append", default=[],
                         help="skip tools whose name contains this (e.g. --skip pylint)")
     parser.add_argument("--out", help="also write the report to this file")
@@ -174,6 +225,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         files = python_files([corpus.stdlib()], skip=("site-packages",))
         sections.append(bench_corpus("standard library", files, args.runs, args.jobs, args.skip,
                                      args.pylint_runs or args.runs))
+    sections.append(small_runs(args.runs))
     sections.append(scaling(args.runs))
     report = "\n".join(sections)
     print(report)

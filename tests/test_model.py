@@ -10,6 +10,7 @@ import libcst as cst
 import pytest
 
 from threadlint import engine
+from threadlint.api import LOGGING_HANDLERS
 from threadlint.engine import lint_source, model_for
 from threadlint.model import (
     Acquires,
@@ -26,7 +27,6 @@ from threadlint.model import (
     Values,
     closure,
 )
-from threadlint.model.api import LOGGING_HANDLERS
 from threadlint.rules import ALL_RULES
 from threadlint.rules.base import Rule
 from threadlint.settings import Settings

@@ -41,12 +41,9 @@ import json
 import math
 import os
 import re
-import secrets
 import stat
 import sys
 import time
-from importlib import metadata
-from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from threadlint import __version__
@@ -98,15 +95,40 @@ _DIR_FD = os.open in os.supports_dir_fd and os.replace in os.supports_dir_fd \
 def _code_fingerprint() -> str:
     """A hash of threadlint's own sources, so a changed rule never reads old results."""
     digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
+    package = os.path.dirname(os.path.realpath(__file__))
+    sources: List[str] = []
+    for directory, subdirectories, names in os.walk(package):
+        subdirectories[:] = [name for name in subdirectories if name != "__pycache__"]
+        sources.extend(os.path.join(directory, name) for name in names if name.endswith(".py"))
+    for path in sorted(sources, key=lambda path: os.path.relpath(path, package).split(os.sep)):
+        digest.update(os.path.relpath(path, package).replace(os.sep, "/").encode())
+        with open(path, "rb") as handle:
+            digest.update(handle.read())
     return digest.hexdigest()
 
 
+#: ``libcst/_version.py``, as setuptools-scm writes it.
+_VERSION_LINE = re.compile(rb"""^__version__ = version = ['"]([^'"]+)['"]""", re.MULTILINE)
+
+
 def _libcst_version() -> str:
+    """libcst's version, read without importing libcst (half a second) or
+    ``importlib.metadata`` (a tenth of the start-up of a run): from its
+    ``_version.py`` where it has one, else from its distribution's metadata."""
     try:
+        from importlib.util import find_spec
+
+        spec = find_spec("libcst")
+        if spec is not None and spec.origin:
+            with open(os.path.join(os.path.dirname(spec.origin), "_version.py"), "rb") as handle:
+                match = _VERSION_LINE.search(handle.read(4096))
+            if match:
+                return match.group(1).decode("ascii", "replace")
+    except (OSError, ImportError, ValueError):
+        pass
+    try:
+        from importlib import metadata
+
         return metadata.version("libcst")
     except Exception:  # noqa: BLE001 - not installed as a distribution: still a key
         return "unknown"
@@ -353,7 +375,7 @@ class Cache:
         finally:
             os.close(layout)
         try:
-            temp = f".threadlint-{os.getpid()}-{secrets.token_hex(8)}.tmp"
+            temp = f".threadlint-{os.getpid()}-{os.urandom(8).hex()}.tmp"
             fd = os.open(temp, _CREATE_FLAGS, 0o644, dir_fd=sub)
             try:
                 try:
@@ -381,7 +403,7 @@ class Cache:
                 pass
             if not stat.S_ISDIR(os.lstat(directory).st_mode):
                 return
-        temp = os.path.join(sub, f".threadlint-{os.getpid()}-{secrets.token_hex(8)}.tmp")
+        temp = os.path.join(sub, f".threadlint-{os.getpid()}-{os.urandom(8).hex()}.tmp")
         fd = os.open(temp, _CREATE_FLAGS, 0o644)
         try:
             try:

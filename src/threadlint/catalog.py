@@ -16,6 +16,12 @@ from typing import Tuple
 
 _MODULE = re.compile(r"(tl\d{3})_([a-z0-9_]+)\.py")
 
+SYNTAX_ERROR_CODE = "TL999"
+#: Judged in the engine's noqa stage, after every other rule.
+UNUSED_NOQA_CODE = "TL900"
+#: Codes the engine reports itself: no rule class runs for them.
+ENGINE_CODES = frozenset({SYNTAX_ERROR_CODE, UNUSED_NOQA_CODE})
+
 
 @functools.lru_cache(maxsize=1)
 def rule_codes() -> Tuple[str, ...]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import inspect
 import io
 import json
 import os
@@ -289,6 +288,8 @@ def _explain(code: str) -> int:
                          f"(see 'threadlint --list-rules')\n")
         return EXIT_ERROR
     sys.stdout.write(f"# {rule.code} {rule.name}\n\n{rule.summary}\n\n")
+    import inspect
+
     sys.stdout.write(inspect.cleandoc(rule.__doc__ or "") + "\n")
     return EXIT_CLEAN
 

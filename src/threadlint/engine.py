@@ -26,21 +26,19 @@ from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Set, Tup
 
 import libcst as cst
 
-from threadlint.catalog import rule_codes
 from threadlint.compat import module_extents, parse_unvalidated
 from threadlint.edits import fix_edit
 from threadlint.findings import MAX_SOURCE_LINES, FileError, Finding, Fix, LintResult
 from threadlint.model import Cursor, Model, Names, Provider, closure
 from threadlint.model.core import Options, schedule
-from threadlint.noqa import Unused, comment_line, read_noqa, remove_unused, unused
+from threadlint.noqa import Unused, comment_line, remove_unused
 from threadlint.noqa import add_noqa as add_noqa_comments
 from threadlint.positions import spans
-from threadlint.prefilter import prefilter_for
 from threadlint.rules import ALL_RULES, ENGINE_CODES, SYNTAX_ERROR_CODE, UNUSED_NOQA_CODE
 from threadlint.rules.base import RELATED_LINE, Report, Rule
 from threadlint.settings import Settings
 from threadlint.stacks import on_thread, on_thread_named
-from threadlint.verdict import check as check_syntax
+from threadlint.triage import judge_noqa, screen
 from threadlint.verdict import parses
 from threadlint.walk import Recording, Replace, dispatch, has_hooks, left_types
 
@@ -69,10 +67,6 @@ def _on_deep_stack(function: Callable[[], _T]) -> _T:
     return on_thread(function, name=_DEEP_THREAD, stack_bytes=PARSE_STACK_BYTES,
                      recursion_limit=PARSE_RECURSION_LIMIT)
 
-
-def _syntax_error(path: str, error: Tuple[int, int, str]) -> Finding:
-    line, col, message = error
-    return Finding(path, line, col, SYNTAX_ERROR_CODE, message)
 
 
 class _Failures:
@@ -226,71 +220,24 @@ def _analyse(path: str, source: bytes, settings: Settings) -> _Judged:
 def _noqa_stage(path: str, source: bytes, codes: FrozenSet[str], findings: List[Finding],
                 fixes: List[Tuple[Finding, Report]], errors: List[FileError],
                 module: Optional[cst.Module]) -> _Judged:
-    """Drop what ``# noqa`` and ``# threadlint: noqa`` silence (never TL999:
-    a file that does not parse has no reliable comments), then report the
-    threadlint codes of line-level noqa comments that silenced nothing
-    (TL900), when the findings are complete."""
-    judge = UNUSED_NOQA_CODE in codes
-    if not findings and not judge:
-        return findings, fixes, errors, module, []
-    noqa = read_noqa(source)
-    kept = [finding for finding in findings
-            if finding.code == SYNTAX_ERROR_CODE or not noqa.suppresses(finding.line, finding.code)]
-    if len(kept) < len(findings):
+    """The noqa stage (:func:`threadlint.triage.judge_noqa`); the fixes of
+    the findings it silences are dropped too."""
+    kept, dead = judge_noqa(path, source, codes, findings, errors)
+    if len(kept) < len(findings) or dead:
         survivors = set(kept)
         fixes = [(finding, report) for finding, report in fixes if finding in survivors]
-    dead: List[Unused] = []
-    complete = noqa.tokenized and not errors and all(f.code != SYNTAX_ERROR_CODE for f in findings)
-    if judge and complete:
-        for item in unused(noqa, codes, rule_codes(), UNUSED_NOQA_CODE):
-            directive = item.directive
-            if noqa.suppresses(directive.line, UNUSED_NOQA_CODE):
-                continue
-            dead.append(item)
-            kept.append(Finding(path, directive.line, directive.col, UNUSED_NOQA_CODE,
-                                _unused_message(item.codes), True))
     return kept, fixes, errors, module, dead
 
 
-def _unused_message(codes: Sequence[str]) -> str:
-    if len(codes) == 1:
-        return (f"`# noqa` code {codes[0]} suppresses nothing: no {codes[0]} finding on this "
-                "statement; remove it")
-    return (f"`# noqa` codes {', '.join(codes)} suppress nothing: no such finding on this "
-            "statement; remove them")
-
-
 def _check(path: str, source: bytes, codes: FrozenSet[str], settings: Settings) -> _Analysis:
-    """Parse and run rules once. Returns (findings, fixes, errors, module)."""
-    if not codes:
-        return [], [], [], None
+    """The front (:func:`threadlint.triage.screen`), then, for a file that
+    needs it, one parse and the rules. Returns (findings, fixes, errors, module)."""
+    screened = screen(path, source, codes, settings)
+    if screened.verdict is None:
+        return list(screened.findings), [], list(screened.errors), None
+    encoding = screened.verdict.encoding
     rule_classes = [rule for rule in ALL_RULES if rule.code in codes and rule.code not in ENGINE_CODES]
-    # Nothing any enabled rule looks for can be in a file the prefilter
-    # refuses: it needs no parse, only CPython's verdict when TL999 is on.
-    admitted = prefilter_for(frozenset(rule.needs for rule in rule_classes)).admits(source)
-    if not admitted and SYNTAX_ERROR_CODE not in codes:
-        return [], [], [], None
-    limit = settings.max_file_size
-    if limit and len(source) > limit:
-        # libcst needs hundreds of bytes of memory per byte of source, CPython
-        # tens: neither reads the file.
-        return [], [], [FileError(path, f"skipped: the file is {_size(len(source))}, over the "
-                                        f"{_size(limit)} max-file-size limit (raise it in "
-                                        "[tool.threadlint] to lint the file)")], None
-    # CPython's verdict comes first for every file: TL999 is the interpreter's,
-    # and what CPython refuses (nesting deep enough to crash libcst's native
-    # parser among it) is never handed to libcst.
-    verdict = check_syntax(path, source)
-    if verdict.error is not None:
-        keep = [_syntax_error(path, verdict.error)] if SYNTAX_ERROR_CODE in codes else []
-        return keep, [], [], None
-    if not admitted:
-        return [], [], [], None
-    if verdict.undecodable is not None:
-        line, col, reason = verdict.undecodable
-        return [], [], [FileError(path, f"skipped: libcst cannot decode this file (line {line}, column "
-                                        f"{col}: {reason}) although CPython accepts it", warning=True)], None
-    return _on_deep_stack(lambda: _parse_and_run(path, source, verdict.encoding, rule_classes, settings))
+    return _on_deep_stack(lambda: _parse_and_run(path, source, encoding, rule_classes, settings))
 
 
 def _parse_and_run(path: str, source: bytes, encoding: str, rule_classes: List[Type[Rule]],
@@ -421,12 +368,6 @@ def lint_source(path: str, source: bytes, settings: Settings, *, fix: bool = Fal
             if gc.get_count()[0] > _YOUNG_GARBAGE_WORTH_COLLECTING:
                 gc.collect(0)
 
-
-def _size(size: int) -> str:
-    for unit, scale in (("MB", 1e6), ("KB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.3g} {unit}"
-    return f"{size} bytes"
 
 
 def _memory_limit(settings: Settings) -> str:

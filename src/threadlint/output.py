@@ -21,7 +21,6 @@ import tokenize
 import urllib.parse
 from collections import Counter
 from typing import Any, Dict, Iterable, List, Optional, TextIO, Tuple
-from xml.etree import ElementTree
 
 from threadlint import __version__
 from threadlint.docs import rule_doc, sections, url
@@ -258,6 +257,8 @@ def _junit(findings: List[Finding], stream: TextIO) -> None:
     by_file: Dict[str, List[Finding]] = {}
     for f in findings:
         by_file.setdefault(f.path, []).append(f)
+    from xml.etree import ElementTree
+
     root = ElementTree.Element("testsuites", name="threadlint", tests=str(max(len(findings), 1)),
                                failures=str(len(findings)), errors="0")
     if not findings:

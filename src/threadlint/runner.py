@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import multiprocessing
 import os
 import signal
 import stat
@@ -22,15 +21,16 @@ import tempfile
 import threading
 import time
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Deque, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from threadlint.cache import Cache, cache_key, source_digest
 from threadlint.discovery import STDIN
 from threadlint.findings import FileError, LintResult
 from threadlint.settings import Settings
+
+if TYPE_CHECKING:  # the pool's modules are imported when a pool is made
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 try:
     import resource
@@ -290,6 +290,8 @@ def _run_contained(tasks: Sequence[Task], settings: Settings, fix: bool) -> Dict
     results: Dict[int, LintResult] = {}
     pending: Deque[Task] = deque(tasks)
     budget = settings.file_timeout + GRACE_SECONDS if settings.file_timeout else None
+    import multiprocessing
+
     context = multiprocessing.get_context()
     while pending:
         receiver, sender = context.Pipe(duplex=False)
@@ -320,6 +322,26 @@ def _run_contained(tasks: Sequence[Task], settings: Settings, fix: bool) -> Dict
             process.join()
             receiver.close()
     return results
+
+
+def _triage(tasks: Sequence[Task], settings: Settings, fix: bool) -> Tuple[Dict[int, LintResult], List[Task]]:
+    """The results of the tasks that need no parse (see
+    :mod:`threadlint.triage`), and the tasks that do. A task whose triage
+    fails for any reason is left to the contained child, which reports it."""
+    from threadlint.triage import triage
+
+    results: Dict[int, LintResult] = {}
+    rest: List[Task] = []
+    for task in tasks:
+        try:
+            result = triage(task.path, task.source, settings, fix)
+        except Exception:  # noqa: BLE001 - the child judges it again, contained
+            result = None
+        if result is None:
+            rest.append(task)
+        else:
+            results[task.index] = result
+    return results, rest
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
@@ -353,6 +375,8 @@ def _ready() -> None:
 
 
 def _pool(jobs: int, settings: Settings) -> ProcessPoolExecutor:
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
                                initargs=(os.getpid(), settings))
 
@@ -372,6 +396,8 @@ def _forked_pool(jobs: int, settings: Settings) -> Optional[ProcessPoolExecutor]
     162 and 136 MB forked early). Where processes are not forked, a worker
     starts empty anyway and the pool is made when needed.
     """
+    import multiprocessing
+
     if multiprocessing.get_start_method() != "fork":
         return None
     pool = _pool(jobs, settings)
@@ -386,6 +412,9 @@ def _forked_pool(jobs: int, settings: Settings) -> Optional[ProcessPoolExecutor]
 
 def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int,
               first_pool: Optional[ProcessPoolExecutor] = None) -> Dict[int, LintResult]:
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     results: Dict[int, LintResult] = {}
     queue: Deque[List[Task]] = deque(_batches(tasks))
     suspects: List[Task] = []
@@ -447,10 +476,12 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
     try:
         if pooled:
             linted = _run_pool(todo, settings, fix, jobs, pool)
-        elif todo:
-            linted = _run_contained(todo, settings, fix)
         else:
-            linted = {}
+            # What needs no parse is answered here; only the rest pays for a
+            # child process and for importing the engine (and libcst) in it.
+            linted, parse = _triage(todo, settings, fix)
+            if parse:
+                linted.update(_run_contained(parse, settings, fix))
     finally:
         if pool is not None:
             pool.shutdown(wait=True)

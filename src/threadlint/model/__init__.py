@@ -38,7 +38,7 @@ Providers, by layer (each reads only those above it):
   constrain.
 
 The concurrency APIs all of them recognise are one table,
-:mod:`threadlint.model.api`.
+:mod:`threadlint.api`.
 """
 
 from threadlint.model.acquires import Acquires

@@ -25,7 +25,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
-from threadlint.model.api import ALL_LOCK_CONSTRUCTORS, LOGGING_HANDLERS
+from threadlint.api import ALL_LOCK_CONSTRUCTORS, LOGGING_HANDLERS
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.locks import acquire_key, is_lockish_name, release_key, statement_releases
 from threadlint.model.names import Names

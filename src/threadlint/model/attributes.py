@@ -29,7 +29,7 @@ from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from threadlint.model.api import MUTATING_METHODS
+from threadlint.api import MUTATING_METHODS
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.locks import Locks
 from threadlint.model.names import Names, SelfAttr

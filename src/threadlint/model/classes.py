@@ -15,7 +15,7 @@ from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional
 
 import libcst as cst
 
-from threadlint.model.api import EXECUTOR_CONSTRUCTORS, TEST_CASES, THREAD_CONSTRUCTORS, THREADING_SERVERS
+from threadlint.api import EXECUTOR_CONSTRUCTORS, TEST_CASES, THREAD_CONSTRUCTORS, THREADING_SERVERS
 from threadlint.model.core import Model, Provider
 from threadlint.model.names import Names
 

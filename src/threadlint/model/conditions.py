@@ -37,7 +37,7 @@ from typing import Dict, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
-from threadlint.model.api import CONDITION_HELD_METHODS, RAISES_CONTEXTS, TEST_CASE_RAISES
+from threadlint.api import CONDITION_HELD_METHODS, RAISES_CONTEXTS, TEST_CASE_RAISES
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.locks import WEAK, Locks
 from threadlint.model.names import Names

@@ -33,12 +33,9 @@ from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.locks import WEAK, Locks
 from threadlint.model.names import Names, SelfAttr
 from threadlint.model.threads import Threads
+from threadlint.needs import GUARDED_WORDS, REQUIRES_WORDS, has_prose_contract
 
 ANY_LOCK = "*"
-#: What a file must contain to hold a contract (the prefilter's test, and
-#: whether this provider is fed at all).
-GUARDED_WORDS = rb"guarded[-_ ]by:"
-REQUIRES_WORDS = rb"requires:"
 _GUARDED_BY = re.compile(r"guarded[-_ ]by:\s*([\w.]+)")
 _REQUIRES = re.compile(r"requires:\s*([\w.]+)")
 # Docstring phrases; only a sentence's first letter may be a capital.
@@ -48,25 +45,6 @@ _PROSE_PATTERN = (
     r"|[Cc]allers? (?:must|should) hold (?:the )?`*([\w.]+)`*"
     r"|[Cc]all(?:ed)? with (?:the )?`*([\w.]+)`* (?:held|acquired|locked)")
 _PROSE = re.compile(_PROSE_PATTERN)
-#: For the prefilter: a superset of the prose, as patterns that each start
-#: with a literal (so the regular expression engine skips ahead fast), each
-#: behind a plain substring test.
-_PROSE_TESTS = tuple((key, re.compile(pattern)) for key, pattern in (
-    (b"_locked", rb"_locked\b"),
-    (b"be called ", rb"be called (?:while holding|holding) "),
-    (b"be called with ", rb"be called with (?:the )?`*[\w.]+`* (?:held|acquired|locked)"),
-    (b" hold ", rb"allers? (?:must|should) hold "),
-    (b"d with ", rb"alled with (?:the )?`*[\w.]+`* (?:held|acquired|locked)"),
-    (b"l with ", rb"all with (?:the )?`*[\w.]+`* (?:held|acquired|locked)"),
-))
-
-
-def has_prose_contract(source: bytes) -> bool:
-    """Whether ``source`` may hold a prose contract (a name ending in
-    ``_locked``, or one of the docstring phrases): the prefilter's test."""
-    return any(key in source and pattern.search(source) is not None
-               for key, pattern in _PROSE_TESTS)
-
 #: What a contract is about: a ``self`` attribute, or a module-level name.
 Target = Union[SelfAttr, str]
 

@@ -20,14 +20,13 @@ from typing import Dict, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
-from threadlint.model.api import (
+from threadlint.api import (
     ADD_METHODS,
     CONTAINER_NEUTRAL,
     COPY_METHODS,
     ELEMENT_METHODS,
     EXECUTOR_CONSTRUCTORS,
     FRESH_CONTAINERS,
-    FRESH_DISPLAYS,
     HANDLING_METHODS,
     LOG_METHODS,
     NEUTRAL_BUILTINS,
@@ -616,6 +615,8 @@ def _yields_pairs(expr: cst.BaseExpression, names: Names) -> bool:
 
 
 _CONSTRUCTORS = frozenset(THREAD_CONSTRUCTORS) | frozenset(EXECUTOR_CONSTRUCTORS)
+#: Displays that make a new container.
+FRESH_DISPLAYS = (cst.List, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp)
 #: ``x.enumerate()``: the attribute names a listing or count call can end in.
 _LISTING_ATTRS = frozenset(name.rsplit(".", 1)[1]
                            for name in (*THREAD_LISTINGS, *THREAD_COUNTS, *PROCESS_REAPERS))

@@ -42,7 +42,7 @@ from typing import List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from threadlint.model.api import BROAD_EXCEPTIONS, EXECUTOR_METHODS, PARTIAL
+from threadlint.api import BROAD_EXCEPTIONS, EXECUTOR_METHODS, PARTIAL
 from threadlint.model.classes import Classes
 from threadlint.model.core import Model, Provider
 from threadlint.model.flow import ASSIGNED, ELEM, SAME, Def, Flow

@@ -16,7 +16,7 @@ from typing import Dict, List, Set, Tuple
 
 import libcst as cst
 
-from threadlint.model.api import LOCK_METHODS
+from threadlint.api import LOCK_METHODS
 from threadlint.model.core import Model, Provider
 from threadlint.model.names import Names
 from threadlint.model.scopes import Binding, Scope

@@ -20,7 +20,7 @@ from typing import Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Option
 
 import libcst as cst
 
-from threadlint.model.api import LOCKING_CLASSES
+from threadlint.api import LOCKING_CLASSES
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.syntax import core_identifier, expr_key, identifier_words
 from threadlint.model.values import Values

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from threadlint.model.api import CONTAINER_FACTORIES, ITEM_KINDS, MUTATING_METHODS
+from threadlint.api import CONTAINER_FACTORIES, ITEM_KINDS, MUTATING_METHODS
 from threadlint.model.classes import Classes
 from threadlint.model.core import Model, Provider, Unit
 from threadlint.model.locks import Locks

@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from threadlint.model.api import CONTAINER_FACTORIES, MUTATING_METHODS, THREAD_SAFE_TYPES
+from threadlint.api import CONTAINER_FACTORIES, MUTATING_METHODS, THREAD_SAFE_TYPES
 from threadlint.model.attributes import Access, Attributes
 from threadlint.model.classes import Classes
 from threadlint.model.core import Model, Provider, Unit

@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Set, Tuple, cast
 
 import libcst as cst
 
-from threadlint.model.api import (
+from threadlint.api import (
     EXECUTOR_METHODS,
     PARTIAL,
     POOL_METHODS,

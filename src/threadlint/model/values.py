@@ -13,7 +13,7 @@ from typing import Callable, FrozenSet, List, Mapping, Optional, TypeVar
 
 import libcst as cst
 
-from threadlint.model.api import (
+from threadlint.api import (
     ALL_LOCK_CONSTRUCTORS,
     CONDITION_CONSTRUCTORS,
     CURRENT_THREAD,
@@ -198,7 +198,7 @@ class Values(Provider):
     # -- instances of known classes -------------------------------------------------
     def instance_of(self, expr: cst.BaseExpression, classes: FrozenSet[str], depth: int = 0) -> bool:
         """``expr`` is known to hold an instance of one of ``classes`` (qualified
-        names, see :data:`~threadlint.model.api.LOCKING_CLASSES`) or of a local
+        names, see :data:`~threadlint.api.LOCKING_CLASSES`) or of a local
         subclass of one, from
 
         - a constructor call, or a call known to return one (``logging.getLogger``);

@@ -2,6 +2,7 @@
 
 from typing import List, Type
 
+from threadlint.catalog import ENGINE_CODES, SYNTAX_ERROR_CODE, UNUSED_NOQA_CODE
 from threadlint.rules.base import Rule
 from threadlint.rules.tl101_thread_args_not_tuple import ThreadArgsNotTuple
 from threadlint.rules.tl102_thread_target_called import ThreadTargetCalled
@@ -27,11 +28,7 @@ from threadlint.rules.tl501_deprecated_threading_alias import DeprecatedThreadin
 from threadlint.rules.tl900_unused_noqa import UnusedNoqa
 from threadlint.rules.tl999_syntax_error import SyntaxErrorRule
 
-SYNTAX_ERROR_CODE = "TL999"
-#: Judged in the engine's noqa stage, after every other rule (see the module).
-UNUSED_NOQA_CODE = "TL900"
-#: Codes the engine reports itself: no rule class runs for them.
-ENGINE_CODES = frozenset({SYNTAX_ERROR_CODE, UNUSED_NOQA_CODE})
+__all__ = ["ALL_RULES", "ENGINE_CODES", "SYNTAX_ERROR_CODE", "UNUSED_NOQA_CODE", "Rule"]
 
 ALL_RULES: List[Type[Rule]] = [
     ThreadArgsNotTuple,

@@ -22,6 +22,7 @@ import libcst as cst
 from threadlint.findings import APPLICABILITIES
 from threadlint.model.core import Cursor, Model, Provider
 from threadlint.model.names import Names
+from threadlint.needs import RULE_NEEDS
 from threadlint.prefilter import EVERY_FILE, Needs
 from threadlint.walk import check_hooks
 
@@ -55,6 +56,8 @@ class Rule:
     fixable: ClassVar[bool] = False
     #: What a file must contain for this rule to find anything in it (see
     #: ``threadlint.prefilter``): files no enabled rule needs are not parsed.
+    #: Read from ``threadlint.needs.RULE_NEEDS`` by code (the prefilter runs
+    #: before any rule is imported); a rule with no entry is given every file.
     needs: ClassVar[Needs] = EVERY_FILE
     #: The model providers this rule reads (their own dependencies follow).
     requires: ClassVar[Tuple[Type[Provider], ...]] = ()
@@ -62,6 +65,12 @@ class Rule:
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         check_hooks(cls)
+        if "needs" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: a rule's needs go in threadlint.needs.RULE_NEEDS, "
+                            "where the prefilter reads them before any rule is imported")
+        code = cls.__dict__.get("code")
+        if code is not None:
+            cls.needs = RULE_NEEDS.get(code, EVERY_FILE)
 
     def __init__(self, model: Model) -> None:
         self.model = model

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import libcst as cst
 
-from threadlint.model.api import THREAD_NEEDS
 from threadlint.model.classes import Classes
 from threadlint.model.syntax import keyword_or_positional
 from threadlint.model.values import Values
@@ -57,7 +56,6 @@ class ThreadArgsNotTuple(Rule):
 
     code = "TL101"
     name = "thread-args-not-tuple"
-    needs = THREAD_NEEDS
     summary = "`args` of a thread is a parenthesised value or a string, not a tuple"
     fixable = True
     requires = (Values,)

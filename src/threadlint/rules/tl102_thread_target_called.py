@@ -6,7 +6,6 @@ from typing import Optional
 
 import libcst as cst
 
-from threadlint.model.api import THREAD_NEEDS
 from threadlint.model.classes import Classes
 from threadlint.model.syntax import keyword_or_positional
 from threadlint.model.values import Values, returns_no_callable
@@ -75,7 +74,6 @@ class ThreadTargetCalled(Rule):
 
     code = "TL102"
     name = "thread-target-called"
-    needs = THREAD_NEEDS
     summary = "the thread's target is the result of a call, so the work runs in the calling thread"
     requires = (Values,)
 

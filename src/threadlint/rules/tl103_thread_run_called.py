@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import libcst as cst
 
-from threadlint.model.api import THREAD_NEEDS
 from threadlint.model.classes import Classes
 from threadlint.model.syntax import is_super_call
 from threadlint.model.values import Values
@@ -57,7 +56,6 @@ class ThreadRunCalled(Rule):
 
     code = "TL103"
     name = "thread-run-called"
-    needs = THREAD_NEEDS
     summary = "`.run()` called on a thread instead of `.start()`"
     requires = (Values,)
     fixable = True

@@ -6,7 +6,6 @@ from typing import Set
 
 import libcst as cst
 
-from threadlint.model.api import THREAD_NEEDS
 from threadlint.model.fates import Fate, Fates
 from threadlint.model.flow import Flow
 from threadlint.rules.base import Rule, quote
@@ -114,7 +113,6 @@ class ThreadNeverJoined(Rule):
 
     code = "TL201"
     name = "thread-never-joined"
-    needs = THREAD_NEEDS
     summary = "a non-daemon thread is started and never joined"
 
     requires = (Fates,)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-from threadlint.model.api import EXECUTOR_NEEDS
 from threadlint.model.fates import Fate, Fates
 from threadlint.rules.base import Rule, snippet
 
@@ -60,7 +59,6 @@ class ExecutorNotShutdown(Rule):
 
     code = "TL202"
     name = "executor-not-shutdown"
-    needs = EXECUTOR_NEEDS
     requires = (Fates,)
     summary = "an executor created outside `with` is never shut down"
 

@@ -6,7 +6,6 @@ from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 
-from threadlint.model.api import THREAD_NEEDS
 from threadlint.model.classes import Classes
 from threadlint.model.fates import Fate, Fates
 from threadlint.model.flow import ATTR_STORE, METHOD, Flow, Role, Site
@@ -72,7 +71,6 @@ class DaemonSetAfterStart(Rule):
 
     code = "TL203"
     name = "daemon-set-after-start"
-    needs = THREAD_NEEDS
     summary = "the daemon flag of a thread is changed after `start()`"
 
     requires = (Fates,)

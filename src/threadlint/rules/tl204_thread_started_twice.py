@@ -6,7 +6,6 @@ from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 
-from threadlint.model.api import THREAD_NEEDS
 from threadlint.model.classes import Classes
 from threadlint.model.fates import Fate, Fates
 from threadlint.model.flow import METHOD, Def, Flow, Site
@@ -70,7 +69,6 @@ class ThreadStartedTwice(Rule):
 
     code = "TL204"
     name = "thread-started-twice"
-    needs = THREAD_NEEDS
     summary = "`start()` is called again on a thread that was already started"
 
     requires = (Fates,)

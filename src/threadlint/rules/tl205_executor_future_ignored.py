@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import libcst as cst
 
-from threadlint.model.api import EXECUTOR_RESULT_NEEDS
 from threadlint.model.futures import KEPT, UNUSED, Futures, Submission
 from threadlint.rules.base import RELATED_LINE, Rule, snippet
 
@@ -115,7 +114,6 @@ class ExecutorFutureIgnored(Rule):
     code = "TL205"
     name = "executor-future-ignored"
     summary = "the result of `executor.submit()`/`executor.map()` is dropped, so the task's exception is lost"
-    needs = EXECUTOR_RESULT_NEEDS
     requires = (Futures,)
 
     def finish(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from threadlint.model.api import THREAD_ENTRY_NEEDS
 from threadlint.model.mutations import Mutation, Mutations
 from threadlint.model.threads import Threads
 from threadlint.rules.base import Rule
@@ -125,7 +124,6 @@ class UnlockedGlobalMutation(Rule):
     code = "TL301"
     name = "unlocked-global-mutation"
     summary = "shared state mutated in code run by a thread without holding a lock"
-    needs = THREAD_ENTRY_NEEDS
     requires = (Mutations, Threads)
 
     def finish(self) -> None:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import libcst as cst
 
-from threadlint.model.api import ALL_LOCK_CONSTRUCTORS, LOCK_NEEDS
+from threadlint.api import ALL_LOCK_CONSTRUCTORS
 from threadlint.model.values import Values
 from threadlint.rules.base import Rule, snippet
 
@@ -54,7 +54,6 @@ class LockCreatedInline(Rule):
 
     code = "TL302"
     name = "lock-created-inline"
-    needs = LOCK_NEEDS
     requires = (Values,)
     summary = "a lock is created in the `with` that acquires it, so it guards nothing"
 

@@ -101,7 +101,6 @@ class AcquireWithoutTryFinally(Rule):
     # module; every finding is an attribute call `L.acquire()` (whitespace
     # or a backslash continuation may follow the dot). Only the one dot before
     # a run of blanks scans it, so the search is linear.
-    needs = ((rb"\.(?:\s|\\)*acquire\b",),)
 
     requires = (Acquires,)
 

@@ -6,7 +6,6 @@ from typing import cast
 
 import libcst as cst
 
-from threadlint.model.api import THREAD_ENTRY_NEEDS
 from threadlint.model.core import Unit
 from threadlint.model.local_locks import LocalLocks
 from threadlint.model.threads import Threads
@@ -72,7 +71,6 @@ class LockLocalToThread(Rule):
     code = "TL304"
     name = "lock-local-to-thread"
     summary = "a lock created locally in a function threads run, so every call gets its own"
-    needs = THREAD_ENTRY_NEEDS
     requires = (LocalLocks, Threads)
 
     def finish(self) -> None:

@@ -6,7 +6,6 @@ from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
-from threadlint.model.api import LOCK_NEEDS, THREAD_ENTRY_NEEDS
 from threadlint.model.attributes import DELETE, MUTATE, READ, RMW, WRITE, Access, Attributes
 from threadlint.model.locks import strong
 from threadlint.model.names import SelfAttr
@@ -144,7 +143,6 @@ class UnguardedSharedState(Rule):
     summary = "an attribute of `self` is changed without a lock by code that runs concurrently"
     # A concurrent class: a thread target or Thread subclass, a lock it owns,
     # or the comment that marks it.
-    needs = THREAD_ENTRY_NEEDS + LOCK_NEEDS + ((rb"threadlint: thread-safe",),)
     requires = (Objects,)
 
     def finish(self) -> None:

@@ -6,7 +6,6 @@ from typing import Optional, Set
 
 import libcst as cst
 
-from threadlint.model.api import LOCK_NEEDS, THREAD_ENTRY_NEEDS
 from threadlint.model.attributes import Attributes
 from threadlint.model.checks import ABSENT, INCREMENT, MEMBER, NONEMPTY, UNSET, Checks, CheckThenAct
 from threadlint.model.locks import Locks
@@ -119,7 +118,6 @@ class SharedCheckThenAct(Rule):
     name = "shared-check-then-act"
     summary = "a test on shared state and the act it allows are not under one lock"
     fixable = True
-    needs = THREAD_ENTRY_NEEDS + LOCK_NEEDS + ((rb"threadlint: thread-safe",),)
     requires = (Checks, Objects, Mutations)
 
     def finish(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from threadlint.model.contracts import GUARDED_WORDS, Contracts, GuardedBy, Use, satisfied
+from threadlint.model.contracts import Contracts, GuardedBy, Use, satisfied
 from threadlint.model.objects import Objects
 from threadlint.rules.base import RELATED_LINE, Rule, snippet
 
@@ -73,7 +73,6 @@ class GuardedByViolation(Rule):
     code = "TL311"
     name = "guarded-by-violation"
     summary = "an attribute declared `# guarded-by: <lock>` is used without that lock"
-    needs = ((GUARDED_WORDS,),)
     requires = (Contracts, Objects)
 
     def finish(self) -> None:

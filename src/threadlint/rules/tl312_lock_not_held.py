@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from threadlint.model.contracts import ANY_LOCK, REQUIRES_WORDS, Contracts, has_prose_contract, satisfied
+from threadlint.model.contracts import ANY_LOCK, Contracts, satisfied
 from threadlint.model.objects import Objects
 from threadlint.model.syntax import expr_key
 from threadlint.rules.base import RELATED_LINE, Rule, snippet
@@ -74,7 +74,6 @@ class LockNotHeld(Rule):
     code = "TL312"
     name = "lock-not-held"
     summary = "a function that requires a lock held is called without it"
-    needs = ((REQUIRES_WORDS,), (has_prose_contract,))
     requires = (Contracts, Objects)
 
     def finish(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Dict, Tuple
 
-from threadlint.model.api import LOCK_NEEDS
 from threadlint.model.lock_order import Edge, LockId, LockOrder
 from threadlint.model.names import Names
 from threadlint.rules.base import RELATED_LINE, Rule, snippet
@@ -83,7 +82,6 @@ class LockOrderInversion(Rule):
     code = "TL401"
     name = "lock-order-inversion"
     summary = "two locks are acquired in both orders, so two threads can deadlock"
-    needs = LOCK_NEEDS
     requires = (LockOrder,)
 
     def finish(self) -> None:

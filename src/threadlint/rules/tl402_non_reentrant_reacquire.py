@@ -6,7 +6,6 @@ from typing import Set
 
 import libcst as cst
 
-from threadlint.model.api import LOCK_NEEDS
 from threadlint.model.lock_order import LockOrder
 from threadlint.rules.base import RELATED_LINE, Rule, snippet
 
@@ -82,7 +81,6 @@ class NonReentrantReacquire(Rule):
     code = "TL402"
     name = "non-reentrant-reacquire"
     summary = "a non-reentrant lock is acquired again by the thread that holds it"
-    needs = LOCK_NEEDS
     requires = (LockOrder,)
 
     def finish(self) -> None:

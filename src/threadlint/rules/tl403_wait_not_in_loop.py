@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from threadlint.model.api import CONDITION_NEEDS
 from threadlint.model.conditions import Conditions
 from threadlint.rules.base import RELATED_LINE, Rule, snippet
 
@@ -89,7 +88,6 @@ class WaitNotInLoop(Rule):
     code = "TL403"
     name = "wait-not-in-loop"
     summary = "`Condition.wait()` not in a loop that tests the predicate again"
-    needs = CONDITION_NEEDS
     requires = (Conditions,)
 
     def finish(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from threadlint.model.api import CONDITION_NEEDS
 from threadlint.model.conditions import ConditionCall, Conditions
 from threadlint.model.contracts import Contracts
 from threadlint.model.objects import Objects
@@ -83,7 +82,6 @@ class ConditionNotHeld(Rule):
     code = "TL404"
     name = "condition-not-held"
     summary = "a condition's `wait()`/`notify()` called without holding its lock"
-    needs = CONDITION_NEEDS
     requires = (Conditions, Contracts, Objects)
 
     def finish(self) -> None:

@@ -6,8 +6,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple, cast
 
 import libcst as cst
 
-from threadlint.model.api import (
-    DEPRECATED_ALIAS_NEEDS,
+from threadlint.api import (
     DEPRECATED_FUNCTIONS,
     DEPRECATED_METHODS,
     GETTER,
@@ -130,7 +129,6 @@ class DeprecatedThreadingAlias(Rule):
     name = "deprecated-threading-alias"
     summary = "a deprecated (or removed) camelCase alias of threading's API"
     fixable = True
-    needs = DEPRECATED_ALIAS_NEEDS
     requires = (Values,)
 
     def __init__(self, model: Model) -> None:

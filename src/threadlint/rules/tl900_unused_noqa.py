@@ -69,4 +69,3 @@ class UnusedNoqa(Rule):
     summary = "a `# noqa` names threadlint codes that suppress nothing"
     fixable = True
     #: Never parsed for: the noqa stage judges it on tokens, after the rules.
-    needs = ()

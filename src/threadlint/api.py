@@ -13,8 +13,6 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Dict, FrozenSet, Mapping, NamedTuple, Tuple, TypeVar
 
-import libcst as cst
-
 from threadlint.prefilter import Needs, identifiers, resolving
 
 _V = TypeVar("_V")
@@ -225,7 +223,6 @@ TRANSPARENT_BUILTINS = frozenset({
 #: Logging calls only format their arguments.
 LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
                           "log"})
-FRESH_DISPLAYS = (cst.List, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp)
 #: Methods of a started thread, process or executor that end its life cleanly.
 HANDLING_METHODS = frozenset({"cancel", "terminate", "kill", "close", "shutdown", "__exit__"})
 
