@@ -462,8 +462,9 @@ def test_command_line_overrides_the_config_file(tmp_path: Path, options: List[st
 @pytest.mark.parametrize("body, fragment", [
     (b'[tool.threadlint]\nselec = ["TL1"]\n',
      "[tool.threadlint] unknown key 'selec' (expected one of: select, ignore, extend-select, "
-     "exclude, extend-exclude, per-file-ignores, contracts-from-prose, respect-gitignore, "
-     "force-exclude, guarded-ratio, max-file-size, file-timeout, max-memory)"),
+     "exclude, extend-exclude, per-file-ignores, thread-entry, contracts-from-prose, "
+     "respect-gitignore, force-exclude, project, guarded-ratio, max-file-size, file-timeout, "
+     "max-memory)"),
     (b'[tool.threadlint]\nselect = "TL1"\nexclude = ["build", 3]\n',
      "[tool.threadlint] select: expected a list of strings, got str 'TL1'"),
     (b'[tool.threadlint]\nignore = ["TL7"]\n',
@@ -750,8 +751,9 @@ def test_json_output_parses_even_with_statistics(tmp_path: Path) -> None:
         ("thread-args-not-tuple", True), ("thread-target-called", False), ("thread-run-called", True)]
     assert data[0]["message"] == TL101_MESSAGE
     assert set(data[0]) == {"path", "line", "column", "end_line", "end_column", "code", "name",
-                            "message", "fixable", "fix", "related", "noqa_line", "url"}
+                            "message", "fixable", "fix", "related", "witness", "noqa_line", "url"}
     assert data[0]["related"] == []  # filled for two-place findings (TL305)
+    assert data[0]["witness"] == []  # filled for code threads of another module reach
 
 
 def test_github_output_is_workflow_annotations(tmp_path: Path) -> None:

@@ -223,7 +223,8 @@ def test_show_settings_prints_the_resolved_settings_as_toml(tmp_path: Path) -> N
     assert (shown["excluded"], shown["enabled-codes"]) == (False, ["TL102"])
     assert set(shown) == {"config-file", "root", "select", "ignore", "extend-select", "exclude",
                           "extend-exclude", "per-file-ignores", "contracts-from-prose",
-                          "guarded-ratio", "respect-gitignore", "force-exclude", "excluded",
+                          "guarded-ratio", "respect-gitignore", "force-exclude", "project",
+                          "thread-entry", "excluded",
                               "enabled-codes"}
     proc = tl(["--isolated", "--show-settings", "jobs.py"], tmp_path)
     assert tomllib.loads(proc.stdout.decode("utf-8"))["config-file"] == ""

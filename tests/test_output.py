@@ -231,7 +231,7 @@ def test_json_carries_every_field_of_a_finding(tmp_path: Path) -> None:
         "code": "TL401", "name": "lock-order-inversion", "message": finding["message"],
         "fixable": False, "fix": None,
         "related": [{"line": 9, "column": 14, "message": "`b_lock` taken inside `a_lock`"}],
-        "noqa_line": 15, "url": "docs/rules.md#tl401-lock-order-inversion",
+        "witness": [], "noqa_line": 15, "url": "docs/rules.md#tl401-lock-order-inversion",
     }
     assert finding["message"].startswith("acquires `a_lock` while holding `b_lock`; line 9 acquires")
 

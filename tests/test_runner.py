@@ -75,14 +75,14 @@ def test_standard_input_among_pooled_files_is_read_once(project: List[str], monk
 def _faulty(original):
     parent = os.getpid()
 
-    def lint(path, source, settings, fix=False):
+    def lint(path, source, settings, fix=False, context=None):
         if os.getpid() != parent:
             if b"CRASH_ME" in source:
                 faulthandler.disable()  # keep pytest's crash dump out of the output
                 os.kill(os.getpid(), signal.SIGSEGV)
             if b"HANG_ME" in source:
                 time.sleep(60)
-        return original(path, source, settings, fix=fix)
+        return original(path, source, settings, fix=fix, context=context)
 
     return lint
 

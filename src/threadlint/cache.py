@@ -47,10 +47,11 @@ import time
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from threadlint import __version__
-from threadlint.findings import MAX_SOURCE_LINES, Edit, FileError, Finding, Fix, LintResult
+from threadlint.findings import MAX_SOURCE_LINES, Edit, FileError, Finding, Fix, LintResult, Step
+from threadlint.project import valid_summary
 
 DEFAULT_DIRNAME = ".threadlint_cache"
-_FORMAT = 3
+_FORMAT = 4
 #: The sub-directory of the cache directory holding this format's entries:
 #: another format (an older or newer threadlint) keeps to its own.
 LAYOUT = f"v{_FORMAT}"
@@ -76,10 +77,11 @@ MAX_FINDINGS = 100_000
 MAX_MESSAGE = 10_000
 
 _FINDING_FIELDS = frozenset(("line", "col", "code", "message", "fixable", "end_line",
-                             "end_col", "related", "noqa_line", "source", "fix"))
+                             "end_col", "related", "noqa_line", "source", "fix", "witness"))
 _APPLICABILITIES = frozenset(("safe", "unsafe"))
 _ERROR_FIELDS = frozenset(("message", "warning"))
-_ENTRY_FIELDS = frozenset(("key", "version", "format", "source", "settings", "findings", "errors"))
+_ENTRY_FIELDS = frozenset(("key", "version", "format", "source", "settings", "findings", "errors",
+                           "summary"))
 
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
 _READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -205,9 +207,16 @@ def _finding(path: str, data: Any, codes: FrozenSet[str], lines: int) -> Finding
     _check(noqa_line is None or _is_int(noqa_line, 1, lines))
     _check(type(source) is list and len(source) <= MAX_SOURCE_LINES
            and all(_is_text(text) for text in source))
+    witness = data["witness"]
+    _check(type(witness) is list and len(witness) <= MAX_FINDINGS)
+    steps: List[Step] = []
+    for step in witness:
+        _check(type(step) is list and len(step) == 4)
+        _check(_is_text(step[0]) and _is_int(step[1], 0) and _is_int(step[2], 0) and _is_text(step[3]))
+        steps.append((step[0], step[1], step[2], step[3]))
     return Finding(path, line, col, data["code"], data["message"], data["fixable"],
                    end_line, end_col, tuple(places), noqa_line, tuple(source),
-                   _fix(data["fix"], lines))
+                   _fix(data["fix"], lines), tuple(steps))
 
 
 def _fix(data: Any, lines: int) -> Optional[Fix]:
@@ -260,9 +269,11 @@ class Cache:
             findings, errors = entry["findings"], entry["errors"]
             _check(type(findings) is list and len(findings) <= MAX_FINDINGS)
             _check(type(errors) is list and len(errors) <= MAX_FINDINGS)
+            summary = entry["summary"]
+            _check(summary is None or valid_summary(summary))
             lines = _line_count(source) if findings else 0  # most entries have none
             return LintResult(path, [_finding(path, f, enabled, lines) for f in findings],
-                              [_error(path, e) for e in errors])
+                              [_error(path, e) for e in errors], summary=summary)
         except (_Invalid, ValueError, RecursionError, MemoryError):
             return None
 
@@ -337,7 +348,7 @@ class Cache:
                 {"line": f.line, "col": f.col, "code": f.code, "message": f.message,
                  "fixable": f.fixable, "end_line": f.end_line, "end_col": f.end_col,
                  "related": [list(r) for r in f.related], "noqa_line": f.noqa_line,
-                 "source": list(f.source),
+                 "source": list(f.source), "witness": [list(step) for step in f.witness],
                  "fix": None if f.fix is None else {
                      "applicability": f.fix.applicability,
                      "edits": [[e.line, e.col, e.end_line, e.end_col, e.content]
@@ -345,6 +356,7 @@ class Cache:
                 for f in result.findings
             ],
             "errors": [{"message": e.message, "warning": e.warning} for e in result.errors],
+            "summary": result.summary,
         }
         data = json.dumps(entry).encode("utf-8")
         try:

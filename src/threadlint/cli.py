@@ -33,6 +33,7 @@ from threadlint.output import (
 )
 from threadlint.runner import read_source, run, write_atomically
 from threadlint.settings import Settings, SettingsError, validate_patterns, validate_selectors
+from threadlint.workspace import Project, whole_project
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -98,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the settings that apply to PATH (which file, every key) and exit")
     config.add_argument("--show-files", action="store_true",
                         help="list the files that would be linted and exit")
+    project = parser.add_argument_group("whole-project analysis")
+    project.add_argument("--no-project", action="store_true",
+                         help="judge each file on its own: no thread reaches it from another module "
+                              "(the config key: project = false)")
+    project.add_argument("--project-root", metavar="DIR",
+                         help="the project the named files belong to (default: the configuration "
+                              "file's directory, else the nearest directory above them with "
+                              "pyproject.toml, setup.cfg or .git)")
     out = parser.add_argument_group("output")
     out.add_argument("--output-format", choices=FORMATS, default="concise", metavar="FORMAT",
                      help="concise (path:line:col: CODE message, the default), full (with the "
@@ -227,6 +236,8 @@ def _show_settings(path: str, settings: Settings) -> int:
         f"guarded-ratio = {_toml(settings.guarded_ratio)}",
         f"respect-gitignore = {_toml(settings.respect_gitignore)}",
         f"force-exclude = {_toml(settings.force_exclude)}",
+        f"project = {_toml(settings.project)}",
+        f"thread-entry = {_toml(settings.thread_entry)}",
         "# what follows from them for this path",
         f"excluded = {_toml(settings.is_excluded(path))}",
         f"enabled-codes = {_toml(settings.enabled_codes(path))}",
@@ -538,8 +549,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if paths.count(STDIN) > 1:
         sys.stderr.write("threadlint: error: '-' (stdin) can be given only once\n")
         return EXIT_ERROR
-    cache_dir = args.cache_dir or os.path.join(project_root(settings, paths, args.stdin_filename),
-                                               DEFAULT_DIRNAME)
+    if args.project_root is not None and not os.path.isdir(args.project_root):
+        sys.stderr.write(f"threadlint: error: --project-root: {args.project_root}: no such directory\n")
+        return EXIT_ERROR
+    root = args.project_root or project_root(settings, paths, args.stdin_filename)
+    cache_dir = args.cache_dir or os.path.join(root, DEFAULT_DIRNAME)
     if args.clear_cache:
         return _clear_cache(cache_dir)
     if args.add_noqa and (args.fix or args.diff or STDIN in paths):
@@ -571,12 +585,12 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     # not (an editor replaces its buffer with it); the findings go to stderr.
     echo_stdin = args.fix and STDIN in paths
     stdin_source: Optional[bytes] = None
-    if echo_stdin:
+    if STDIN in paths:  # read once: the whole-project pass may lint it again
         try:
             stdin_source = read_source(STDIN)
         except OSError:
             pass  # the run reports it as a file that cannot be read
-    if discovered.excluded_stdin and stdin_source is not None:
+    if discovered.excluded_stdin and echo_stdin and stdin_source is not None:
         sys.stdout.buffer.write(stdin_source)
         sys.stdout.flush()
     failed = False
@@ -601,6 +615,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         source = stdin_source if STDIN in members else None
         results += run(members, group, args.fix or args.diff, stdin_name, jobs, cache, source)
         linted += members
+    if settings.project and not args.no_project and results:
+        project = Project(root, settings, settings_for,
+                          None if resolver is None else resolver.for_directory, stdin_name,
+                          args.stdin_filename, stdin_source, jobs, cache)
+        results = whole_project(project, linted, results, args.fix or args.diff)
     if cache is not None:
         cache.prune()
     if args.add_noqa:

@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from threadlint.project import parse_entry
 from threadlint.settings import Settings, SettingsError, validate_patterns, validate_selectors
 
 if sys.version_info >= (3, 11):
@@ -16,7 +17,7 @@ else:  # pragma: no cover - exercised on older Pythons only
     import tomli as tomllib
 
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
-BOOL_KEYS = ("contracts-from-prose", "respect-gitignore", "force-exclude")
+BOOL_KEYS = ("contracts-from-prose", "respect-gitignore", "force-exclude", "project")
 RATIO_KEYS = ("guarded-ratio",)
 #: Limits: a number at least 0 (0: no limit); integers only where the unit is.
 LIMIT_KEYS = {"max-file-size": int, "file-timeout": float, "max-memory": int}
@@ -26,7 +27,7 @@ LIMIT_KEYS = {"max-file-size": int, "file-timeout": float, "max-memory": int}
 #: ``[tool.threadlint]`` table.
 CONFIG_NAMES = (".threadlint.toml", "threadlint.toml", "pyproject.toml")
 DEDICATED_NAMES = CONFIG_NAMES[:2]
-KNOWN_KEYS = LIST_KEYS + ("per-file-ignores",) + BOOL_KEYS + RATIO_KEYS + tuple(LIMIT_KEYS)
+KNOWN_KEYS = LIST_KEYS + ("per-file-ignores", "thread-entry") + BOOL_KEYS + RATIO_KEYS + tuple(LIMIT_KEYS)
 
 
 def _read_toml(path: str) -> Dict[str, Any]:
@@ -157,6 +158,13 @@ def load_settings(config_path: Optional[str], explicit: bool) -> Settings:
             else:
                 validate_patterns(items, f"{where} {key}")
             values[key.replace("-", "_")] = tuple(items)
+    if "thread-entry" in section:
+        entries = _string_list(section["thread-entry"], where, "thread-entry")
+        for entry in entries:
+            if parse_entry(entry) is None:
+                raise SettingsError(f"{where} thread-entry: {entry!r} is not 'module:function', "
+                                    "'module:Class.method', 'module:*' or 'module:Class.*'")
+        values["thread_entry"] = tuple(entries)
     if "per-file-ignores" in section:
         table = section["per-file-ignores"]
         if not isinstance(table, dict):

@@ -22,7 +22,7 @@ import hashlib
 import re
 import traceback
 from dataclasses import dataclass, replace
-from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Type, TypeVar
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Type, TypeVar
 
 import libcst as cst
 
@@ -31,13 +31,16 @@ from threadlint.edits import fix_edit
 from threadlint.findings import MAX_SOURCE_LINES, FileError, Finding, Fix, LintResult
 from threadlint.model import Cursor, Model, Names, Provider, closure
 from threadlint.model.core import Options, schedule
+from threadlint.model.threads import Threads
 from threadlint.noqa import Unused, comment_line, remove_unused
 from threadlint.noqa import add_noqa as add_noqa_comments
 from threadlint.positions import spans
+from threadlint.project import Context
 from threadlint.rules import ALL_RULES, ENGINE_CODES, SYNTAX_ERROR_CODE, UNUSED_NOQA_CODE
 from threadlint.rules.base import RELATED_LINE, Report, Rule
 from threadlint.settings import Settings
 from threadlint.stacks import on_thread, on_thread_named
+from threadlint.summary import summarize
 from threadlint.triage import judge_noqa, screen
 from threadlint.verdict import parses
 from threadlint.walk import Recording, Replace, dispatch, has_hooks, left_types
@@ -210,10 +213,12 @@ _Judged = Tuple[List[Finding], List[Tuple[Finding, Report]], List[FileError], Op
                 List[Unused]]
 
 
-def _analyse(path: str, source: bytes, settings: Settings) -> _Judged:
-    """Parse and run rules once, then the noqa stage."""
+def _analyse(path: str, source: bytes, settings: Settings, context: Optional[Context] = None,
+             summaries: Optional[List[Dict[str, Any]]] = None) -> _Judged:
+    """Parse and run rules once, then the noqa stage. The file's summary for
+    whole-project analysis goes into ``summaries``, when given."""
     codes = settings.enabled_codes(path)
-    findings, fixes, errors, module = _check(path, source, codes, settings)
+    findings, fixes, errors, module = _check(path, source, codes, settings, context, summaries)
     return _noqa_stage(path, source, codes, findings, fixes, errors, module)
 
 
@@ -229,19 +234,26 @@ def _noqa_stage(path: str, source: bytes, codes: FrozenSet[str], findings: List[
     return kept, fixes, errors, module, dead
 
 
-def _check(path: str, source: bytes, codes: FrozenSet[str], settings: Settings) -> _Analysis:
+def _check(path: str, source: bytes, codes: FrozenSet[str], settings: Settings,
+           context: Optional[Context] = None,
+           summaries: Optional[List[Dict[str, Any]]] = None) -> _Analysis:
     """The front (:func:`threadlint.triage.screen`), then, for a file that
     needs it, one parse and the rules. Returns (findings, fixes, errors, module)."""
-    screened = screen(path, source, codes, settings)
+    screened = screen(path, source, codes, settings,
+                      force=context is not None and (context.force or bool(context.entries)))
     if screened.verdict is None:
         return list(screened.findings), [], list(screened.errors), None
     encoding = screened.verdict.encoding
     rule_classes = [rule for rule in ALL_RULES if rule.code in codes and rule.code not in ENGINE_CODES]
-    return _on_deep_stack(lambda: _parse_and_run(path, source, encoding, rule_classes, settings))
+    if context is not None and context.summary_only:
+        rule_classes = []
+    return _on_deep_stack(lambda: _parse_and_run(path, source, encoding, rule_classes, settings,
+                                                 context, summaries))
 
 
 def _parse_and_run(path: str, source: bytes, encoding: str, rule_classes: List[Type[Rule]],
-                   settings: Settings) -> _Analysis:
+                   settings: Settings, context: Optional[Context] = None,
+                   summaries: Optional[List[Dict[str, Any]]] = None) -> _Analysis:
     try:
         module = parse_unvalidated(source, encoding)
     except cst.ParserSyntaxError as exc:
@@ -253,13 +265,16 @@ def _parse_and_run(path: str, source: bytes, encoding: str, rule_classes: List[T
     except Exception as exc:  # noqa: BLE001 - the native parser's other failures
         return [], [], [FileError(path, f"parser failed: {type(exc).__name__}: {exc}")], None
 
-    if not rule_classes:
+    summary_only = context is not None and context.summary_only and summaries is not None
+    if not rule_classes and not summary_only:
         return [], [], [], module
-    kinds = schedule(closure([Names] + [kind for rule in rule_classes for kind in rule.requires]))
+    kinds = schedule(closure([Names, *([Threads] if summary_only else []),
+                              *(kind for rule in rule_classes for kind in rule.requires)]))
     recording = Recording(left_types([*kinds, *rule_classes])
                           | {t.__name__ for t in Cursor.TYPES})
     model = Model(module, Cursor(), path, source,
-                  Options(settings.contracts_from_prose, settings.guarded_ratio))
+                  Options(settings.contracts_from_prose, settings.guarded_ratio,
+                          context.entries if context is not None else ()))
     failures = _Failures(path)
     try:
         model.add(Names(model, recording))
@@ -268,6 +283,14 @@ def _parse_and_run(path: str, source: bytes, encoding: str, rule_classes: List[T
         return [], [], failures.errors, module
     try:
         _build_facts(model, recording, kinds, failures)
+        if summaries is not None and not failures.providers:
+            try:
+                summary = summarize(model, source, recording)
+            except Exception as error:  # noqa: BLE001 - reported, never raised
+                failures.add("the project summary", error)
+            else:
+                if summary is not None:
+                    summaries.append(summary)
         reports = _run_rules(model, recording, rule_classes, failures)
         return _report(path, source, module, reports, recording, failures.errors)
     finally:
@@ -343,14 +366,17 @@ def _compiles(path: str, source: bytes) -> bool:
     return True
 
 
-def lint_source(path: str, source: bytes, settings: Settings, *, fix: bool = False) -> LintResult:
-    """Lint one file's bytes. Never raises for any input."""
+def lint_source(path: str, source: bytes, settings: Settings, *, fix: bool = False,
+                context: Optional[Context] = None) -> LintResult:
+    """Lint one file's bytes. Never raises for any input. ``context``: what
+    whole-project analysis found about the file (:mod:`threadlint.project`);
+    the result carries the file's summary for it."""
     # A libcst tree is hundreds of thousands of acyclic objects: the cyclic
     # collector only re-scans them (about 30% of the time on large files).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _lint_source(path, source, settings, fix)
+        return _lint_source(path, source, settings, fix, context)
     except RecursionError:
         return LintResult(path, errors=[_too_deep(path, "to analyse")])
     except MemoryError:
@@ -387,13 +413,28 @@ def _applicable(fixes: List[Tuple[Finding, Report]], settings: Settings) -> List
     return [(finding, report) for finding, report in fixes if report.applicability == "safe"]
 
 
-def _lint_source(path: str, source: bytes, settings: Settings, fix: bool) -> LintResult:
-    findings, fixes, errors, module, dead = _analyse(path, source, settings)
+def _lint_source(path: str, source: bytes, settings: Settings, fix: bool,
+                 context: Optional[Context] = None) -> LintResult:
+    summaries: List[Dict[str, Any]] = []
+    findings, fixes, errors, module, dead = _analyse(path, source, settings, context, summaries)
     fixes = _applicable(fixes, settings)
-    result = LintResult(path, sorted(findings), errors)
+    if context is not None and context.witnesses:
+        findings = _with_witnesses(findings, context)
+    result = LintResult(path, sorted(findings), errors, summary=summaries[0] if summaries else None)
     if not fix or not ((fixes and module is not None) or dead):
         return result
     return _on_deep_stack(lambda: _fixed(path, source, settings, result, fixes, module, dead))
+
+
+def _with_witnesses(findings: List[Finding], context: Context) -> List[Finding]:
+    """Each finding about code a thread started elsewhere runs, with the way
+    there as locations (its message names the way: the entry's ``via``)."""
+    ways = [(entry[3], witness) for entry, witness in zip(context.entries, context.witnesses) if entry[3]]
+    found = []
+    for finding in findings:
+        witness = next((steps for via, steps in ways if via in finding.message), None)
+        found.append(finding if witness is None else replace(finding, witness=witness))
+    return found
 
 
 def _fixed(path: str, source: bytes, settings: Settings, result: LintResult,

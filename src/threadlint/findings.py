@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 #: Another place a finding is about: (line, column, what is there).
 Related = Tuple[int, int, str]
+#: A step of the way a thread gets to a finding, maybe in another file:
+#: (path, line, column, what is there); line 0 when it is not known.
+Step = Tuple[str, int, int, str]
 
 #: How sure a fix is to keep the code's meaning (ruff's terms): "safe" fixes
 #: keep it and ``--fix`` applies them; "unsafe" ones may change behaviour and
@@ -58,6 +61,9 @@ class Finding:
     #: The source lines ``line`` .. ``end_line`` (at most MAX_SOURCE_LINES).
     source: Tuple[str, ...] = field(default=(), compare=False)
     fix: Optional[Fix] = field(default=None, compare=False)
+    #: How a thread started in another module gets here (whole-project
+    #: analysis): where it starts, then each function it calls on the way.
+    witness: Tuple[Step, ...] = field(default=(), compare=False)
 
     def concise(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
@@ -90,3 +96,6 @@ class LintResult:
     linted_digest: Optional[str] = None
     #: With ``fixed_source``: the bytes that were linted, for ``--diff``.
     source: Optional[bytes] = None
+    #: The file's summary for whole-project analysis (``threadlint.summary``),
+    #: when it was parsed.
+    summary: Optional[Dict[str, Any]] = field(default=None, compare=False)

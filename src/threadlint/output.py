@@ -104,6 +104,8 @@ def _json(f: Finding) -> Dict[str, Any]:
         "code": f.code, "name": name, "message": f.message,
         "fixable": f.fixable, "fix": _json_fix(f.fix),
         "related": [{"line": line, "column": col, "message": what} for line, col, what in f.related],
+        "witness": [{"path": path, "line": line or None, "column": col or None, "message": what}
+                    for path, line, col, what in f.witness],
         "noqa_line": f.noqa_line,
         "url": url(f.code, name) if name else None,
     }
@@ -344,6 +346,13 @@ def _sarif_result(f: Finding, index: int) -> Dict[str, Any]:
         steps.append({"location": _location(f.path, _region(f.line, f.col, f.end_line, f.end_col),
                                             f.message)})
         result["codeFlows"] = [{"threadFlows": [{"locations": steps}]}]
+    if f.witness:
+        # The way a thread started in another module gets here, file by file.
+        steps = [{"location": _location(path, _region(line or 1, col or 1), what)}
+                 for path, line, col, what in f.witness]
+        steps.append({"location": _location(f.path, _region(f.line, f.col, f.end_line, f.end_col),
+                                            f.message)})
+        result.setdefault("codeFlows", []).append({"threadFlows": [{"locations": steps}]})
     if f.noqa_line is not None:
         result["properties"] = {"noqaLine": f.noqa_line}
     if f.fix is not None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Deque, Dict, Iterable, List, Optional, Sequenc
 from threadlint.cache import Cache, cache_key, source_digest
 from threadlint.discovery import STDIN
 from threadlint.findings import FileError, LintResult
+from threadlint.project import Context
 from threadlint.settings import Settings
 
 if TYPE_CHECKING:  # the pool's modules are imported when a pool is made
@@ -51,6 +52,8 @@ class Task:
     index: int
     path: str  # as displayed
     source: bytes
+    #: What whole-project analysis found about the file (threadlint.project).
+    context: Optional[Context] = None
 
 
 def read_source(path: str) -> bytes:
@@ -179,12 +182,13 @@ def write_atomically(path: str, data: bytes) -> None:
         raise
 
 
-def lint_source(path: str, source: bytes, settings: Settings, fix: bool = False) -> LintResult:
+def lint_source(path: str, source: bytes, settings: Settings, fix: bool = False,
+                context: Optional[Context] = None) -> LintResult:
     """The engine, imported on first use: a run answered from the cache never
     needs libcst."""
     from threadlint.engine import lint_source as lint
 
-    return lint(path, source, settings, fix=fix)
+    return lint(path, source, settings, fix=fix, context=context)
 
 
 #: After a file this large, a worker hands freed memory back to the system.
@@ -240,7 +244,7 @@ def _lint_in_budget(task: Task, settings: Settings, fix: bool) -> LintResult:
     if timed:
         signal.setitimer(signal.ITIMER_REAL, settings.file_timeout)
     try:
-        return lint_source(task.path, task.source, settings, fix=fix)
+        return lint_source(task.path, task.source, settings, fix=fix, context=task.context)
     finally:
         if timed:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -333,6 +337,9 @@ def _triage(tasks: Sequence[Task], settings: Settings, fix: bool) -> Tuple[Dict[
     results: Dict[int, LintResult] = {}
     rest: List[Task] = []
     for task in tasks:
+        if task.context is not None and (task.context.entries or task.context.force):
+            rest.append(task)  # to be parsed whatever the prefilter says
+            continue
         try:
             result = triage(task.path, task.source, settings, fix)
         except Exception:  # noqa: BLE001 - the child judges it again, contained
@@ -458,9 +465,10 @@ def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int,
 
 def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: int = 1,
         cache: Optional[Cache] = None, stdin_source: Optional[bytes] = None,
-        ) -> List[Tuple[LintResult, bool]]:
+        contexts: Optional[Dict[str, Context]] = None) -> List[Tuple[LintResult, bool]]:
     """Lint ``files``; results in the same order, each with "was unreadable".
-    ``stdin_source``: standard input's bytes, when the caller has read them."""
+    ``stdin_source``: standard input's bytes, when the caller has read them;
+    ``contexts``: what whole-project analysis found, by file."""
     results: List[Optional[Tuple[LintResult, bool]]] = [None] * len(files)
     # When a pool may be used, the first read keeps no bytes, so that the
     # workers can be forked before the parent holds every file (see
@@ -468,11 +476,11 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
     # and what is linted and cached comes from that second read.
     may_pool = jobs > 1 and len(files) >= MIN_FILES_FOR_POOL
     todo, keys = _read(files, range(len(files)), settings, fix, stdin_name, cache, results,
-                       keep=not may_pool, stdin_source=stdin_source)
+                       keep=not may_pool, stdin_source=stdin_source, contexts=contexts)
     pooled = jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL
     pool = _forked_pool(jobs, settings) if pooled else None
     if may_pool:
-        todo, keys = _reread(files, todo, settings, fix, stdin_name, cache, results)
+        todo, keys = _reread(files, todo, settings, fix, stdin_name, cache, results, contexts)
     try:
         if pooled:
             linted = _run_pool(todo, settings, fix, jobs, pool)
@@ -491,14 +499,15 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
         if cache is not None and index in keys:
             task = sources[index]
             cache.put(keys[index], result, settings.enabled_codes(task.path), task.source, fix,
-                      settings.options_key())
+                      _options(settings, task.context))
     return [r for r in results if r is not None]
 
 
 def _read(files: List[str], indices: Iterable[int], settings: Settings, fix: bool,
           stdin_name: str, cache: Optional[Cache],
           results: List[Optional[Tuple[LintResult, bool]]], keep: bool = True,
-          stdin_source: Optional[bytes] = None) -> Tuple[List[Task], Dict[int, str]]:
+          stdin_source: Optional[bytes] = None,
+          contexts: Optional[Dict[str, Context]] = None) -> Tuple[List[Task], Dict[int, str]]:
     """Read ``files[i]`` for each index; fill ``results`` for the unreadable
     ones and for those the cache answers. Returns what is left to lint (with
     its bytes if ``keep``; standard input's are always kept, it cannot be read
@@ -515,29 +524,34 @@ def _read(files: List[str], indices: Iterable[int], settings: Settings, fix: boo
             error = FileError(display, f"cannot read file: {reason}")
             results[index] = (LintResult(display, errors=[error]), True)
             continue
+        context = contexts.get(path) if contexts else None
         if cache is not None:
             digest = source_digest(source)  # once: the key and the entry's check
-            key = cache_key(source, settings.enabled_codes(display), fix,
-                            settings.options_key(), digest)
-            hit = cache.get(key, display, settings.enabled_codes(display), source, fix,
-                            settings.options_key(), digest)
+            options = _options(settings, context)
+            key = cache_key(source, settings.enabled_codes(display), fix, options, digest)
+            hit = cache.get(key, display, settings.enabled_codes(display), source, fix, options, digest)
             if hit is not None and not (fix and any(f.fixable for f in hit.findings)):
                 results[index] = (hit, False)
                 continue
             keys[index] = key
-        todo.append(Task(index, display, source if keep or path == STDIN else b""))
+        todo.append(Task(index, display, source if keep or path == STDIN else b"", context))
     return todo, keys
+
+
+def _options(settings: Settings, context: Optional[Context]) -> str:
+    """What, besides the codes and the bytes, a cached result depends on."""
+    return settings.options_key() + (context.key() if context is not None else "")
 
 
 def _reread(files: List[str], first: List[Task], settings: Settings, fix: bool, stdin_name: str,
             cache: Optional[Cache], results: List[Optional[Tuple[LintResult, bool]]],
-            ) -> Tuple[List[Task], Dict[int, str]]:
+            contexts: Optional[Dict[str, Context]] = None) -> Tuple[List[Task], Dict[int, str]]:
     """The second read of what the first left to lint (standard input kept)."""
     stdin = [task for task in first if files[task.index] == STDIN]
     again, _ = _read(files, [task.index for task in first if files[task.index] != STDIN],
-                     settings, fix, stdin_name, None, results)
+                     settings, fix, stdin_name, None, results, contexts=contexts)
     todo = sorted(again + stdin, key=lambda task: task.index)
     keys = {} if cache is None else {
         task.index: cache_key(task.source, settings.enabled_codes(task.path), fix,
-                              settings.options_key()) for task in todo}
+                              _options(settings, task.context)) for task in todo}
     return todo, keys

@@ -130,6 +130,12 @@ class Settings:
     unsafe_fixes: bool = False
     #: Apply the excludes to files named explicitly too (``--force-exclude``).
     force_exclude: bool = False
+    #: Whole-project analysis (``threadlint.project``): functions that threads
+    #: started in other modules run are judged as thread code (``--no-project``).
+    project: bool = True
+    #: Functions that frameworks call from their own threads:
+    #: ``"pkg.api:handler"``, ``"pkg.hooks:*"``, ``"pkg.api:Handler.*"``.
+    thread_entry: Tuple[str, ...] = ()
 
     def options_key(self) -> str:
         """The settings rules read, for the cache key."""

@@ -41,12 +41,14 @@ def admits(source: bytes, codes: FrozenSet[str]) -> bool:
     return prefilter_for(needs).admits(source)
 
 
-def screen(path: str, source: bytes, codes: FrozenSet[str], settings: Settings) -> Screened:
+def screen(path: str, source: bytes, codes: FrozenSet[str], settings: Settings,
+           force: bool = False) -> Screened:
     """Prefilter, size limit and CPython's verdict for ``source`` under the
-    enabled ``codes``."""
+    enabled ``codes``; with ``force``, the file is parsed whatever the
+    prefilter says (whole-project analysis needs its summary)."""
     if not codes:
         return Screened()
-    admitted = admits(source, codes)
+    admitted = force or admits(source, codes)
     if not admitted and SYNTAX_ERROR_CODE not in codes:
         return Screened()
     limit = settings.max_file_size

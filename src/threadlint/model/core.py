@@ -102,6 +102,10 @@ class Options:
     #: TL305: the share of an attribute's changes that must hold a lock before
     #: the ones that do not are reported as inconsistent guarding.
     guarded_ratio: float = 2 / 3
+    #: Functions of this module that threads run from elsewhere (whole-project
+    #: analysis, ``threadlint.project``): (unit id, kind, label, how it is
+    #: reached), added to :class:`~threadlint.model.threads.Threads`' entries.
+    entries: Tuple[Tuple[str, str, str, str], ...] = ()
 
 
 class Provider:

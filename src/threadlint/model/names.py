@@ -226,6 +226,7 @@ class Names(Provider):
         self.self_attr_values = builder.self_attr_values
         self._narrowings = builder.narrowings
         self._narrowed: Optional[Dict[cst.Name, Tuple[cst.BaseExpression, ...]]] = None
+        self._unit_ids: Optional[Dict[cst.FunctionDef, str]] = None
 
     def dismantle(self) -> None:
         """Break the scope <-> binding cycles, which hold the whole tree: with
@@ -350,6 +351,24 @@ class Names(Provider):
         if info is not None and info.cls is not None:
             return f"{info.cls.name.value}.{unit.name.value}"
         return unit.name.value
+
+    def unit_ids(self) -> Dict[cst.FunctionDef, str]:
+        """The functions other modules can name, by the name they use after
+        the module's: ``worker`` for a module-level ``def``, ``Poller.run`` for
+        a method of a module-level class. A name defined twice (``if``/``else``
+        branches, a redefinition) names neither: which one runs is unknown."""
+        if self._unit_ids is None:
+            found: Dict[str, List[cst.FunctionDef]] = {}
+            module_scope = self.module_scope
+            for node, info in self.functions.items():
+                parent = info.scope.parent
+                if parent is module_scope:
+                    found.setdefault(node.name.value, []).append(node)
+                elif info.cls is not None and parent is not None and parent.kind == "class" \
+                        and parent.parent is module_scope:
+                    found.setdefault(f"{info.cls.name.value}.{node.name.value}", []).append(node)
+            self._unit_ids = {nodes[0]: name for name, nodes in found.items() if len(nodes) == 1}
+        return self._unit_ids
 
     def method_of(self, unit: Optional[cst.CSTNode]) -> Optional[cst.FunctionDef]:
         """The method ``unit`` is, or is nested in (None outside classes)."""

@@ -66,9 +66,34 @@ class ThreadEntry:
     unit: Unit
     kind: str  # "thread target", "timer function", "thread run()", "executor task"...
     label: str  # 'worker', 'Poller.run', 'lambda'
+    #: For an entry made in another module (``threadlint.project``): where it
+    #: is handed to a thread and the calls that lead here,
+    #: `` at app/main.py:40 -> app.worker.loop -> app.cache.put``.
+    via: str = ""
 
     def describe(self) -> str:
-        return f"{self.kind} '{self.label}'"
+        return f"{self.kind} '{self.label}'{self.via}"
+
+
+@dataclass(frozen=True)
+class ForeignCall:
+    """A call, in a function, of something imported (``cache.put(k, v)``):
+    what it may name, resolved in the project index."""
+
+    names: Tuple[str, ...]  # qualified names, as imports spell them (``.cache.put``)
+    held: bool  # a lock was held at the call
+
+
+@dataclass(frozen=True)
+class ForeignEntry:
+    """A callable of another module handed to a thread here
+    (``Thread(target=worker.loop)``), or a request handler class of another
+    module given to a threading server (``kind == REQUEST_HANDLER``)."""
+
+    names: Tuple[str, ...]
+    kind: str
+    label: str  # the target as written: 'worker.loop'
+    call: cst.Call
 
 
 @dataclass(frozen=True)
@@ -101,6 +126,10 @@ class Threads(Provider):
         #: unit making that call (None at module level).
         self.handovers: Dict[Unit, List[Tuple[cst.Call, Optional[Unit]]]] = {}
         self._handing: Optional[cst.Call] = None
+        #: Calls each unit makes of imported functions (whole-project analysis).
+        self.foreign_calls: Dict[Unit, List[ForeignCall]] = {}
+        #: Callables of other modules handed to threads here.
+        self.foreign_entries: List[ForeignEntry] = []
         self._reach: Dict[bool, Dict[cst.CSTNode, ThreadEntry]] = {}
         self._name_sets = self._names()
 
@@ -114,8 +143,30 @@ class Threads(Provider):
             self._register_start_override(call)
         keys = self._locks.held_keys()
         held, guarded = bool(keys), bool(strong(keys))
-        for callee in self.callees(call.func):
+        callees = self.callees(call.func)
+        for callee in callees:
             self.calls.setdefault(caller, []).append(CallSite(caller, callee, call, held, guarded))
+        if not callees and isinstance(call.func, (cst.Name, cst.Attribute)):
+            names = self._foreign_names(call.func)
+            if names:
+                self.foreign_calls.setdefault(caller, []).append(ForeignCall(names, held))
+
+    def _foreign_names(self, expr: cst.BaseExpression) -> Tuple[str, ...]:
+        """What ``expr`` names through an import (never a builtin): a dotted
+        name (``cache.put``), or a method of an object every value of which
+        an imported class made (``store.add``, with ``store = cache.Store()``)."""
+        found = {name for name in self.names.qualified_names(expr) if not name.startswith("builtins.")}
+        receiver = expr.value if isinstance(expr, cst.Attribute) else None
+        if not found and isinstance(expr, cst.Attribute) and isinstance(receiver, (cst.Name, cst.Attribute)):
+            values = self.names.assigned_values(receiver)
+            if values and all(isinstance(value, cst.Call) for value in values):
+                made = {frozenset(self.names.qualified_names(cast(cst.Call, value).func))
+                        for value in values}
+                if len(made) == 1:
+                    classes = next(iter(made))
+                    if len(classes) == 1 and not next(iter(classes)).startswith("builtins."):
+                        found = {f"{next(iter(classes))}.{expr.attr.value}"}
+        return tuple(sorted(found))
 
     def _register_start_override(self, call: cst.Call) -> None:
         """``super().start()`` (or ``threading.Thread.start(self)``) inside the
@@ -139,7 +190,8 @@ class Threads(Provider):
                 self.handovers.setdefault(run, []).append((call, self._cursor.unit))
 
     def finish(self) -> None:
-        """Add the ``run()`` of local Thread subclasses to the entries."""
+        """Add the ``run()`` of local Thread subclasses to the entries, and the
+        functions other modules hand to threads (``Options.entries``)."""
         for cls, kind in self.classes.thread_classes.items():
             if kind == "process":
                 continue
@@ -147,6 +199,14 @@ class Threads(Provider):
             if run is not None and run not in self._entry_units:
                 self._entry_units.add(run)
                 self.entries.append(ThreadEntry(run, "thread run()", self.names.unit_label(run)))
+        given = self.model.options.entries
+        if given:
+            units = {name: unit for unit, name in self.names.unit_ids().items()}
+            for unit_id, kind, label, via in given:
+                unit = units.get(unit_id)
+                if unit is not None and unit not in self._entry_units:
+                    self._entry_units.add(unit)
+                    self.entries.append(ThreadEntry(unit, kind, label, via))
 
     def _names(self) -> Tuple[Set[str], Set[str], Set[str]]:
         """Cheap filters computed once per module: names of local functions and
@@ -305,6 +365,11 @@ class Threads(Provider):
             return False
         arg = keyword_or_positional(call, "RequestHandlerClass", 1)
         handler = self.names.local_definition(arg.value) if arg is not None else None
+        if arg is not None and handler is None and isinstance(arg.value, (cst.Name, cst.Attribute)):
+            names = self._foreign_names(arg.value)
+            if names:
+                label = self.names.module.code_for_node(arg.value)
+                self.foreign_entries.append(ForeignEntry(names, REQUEST_HANDLER, label, call))
         if isinstance(handler, cst.ClassDef):
             verbs = {name for cls in self.classes.mro(handler)
                      for name in self.names.methods.get(cls, {}) if name.startswith("do_")}
@@ -322,12 +387,26 @@ class Threads(Provider):
         return "thread" if self.names.resolves_to(call.func, THREAD_POOLS) else None
 
     def _add_entries(self, target: cst.BaseExpression, kind: str) -> None:
-        for unit in self.callables(target):
+        units = self.callables(target)
+        if not units and self._handing is not None:
+            self._add_foreign_entry(target, kind)
+        for unit in units:
             if self._handing is not None:
                 self.handovers.setdefault(unit, []).append((self._handing, self._cursor.unit))
             if unit not in self._entry_units:
                 self._entry_units.add(unit)
                 self.entries.append(ThreadEntry(unit, kind, self.names.unit_label(unit)))
+
+    def _add_foreign_entry(self, target: cst.BaseExpression, kind: str) -> None:
+        if isinstance(target, cst.Call) and target.args and self.names.resolves_to(target.func, PARTIAL):
+            target = target.args[0].value
+        if not isinstance(target, (cst.Name, cst.Attribute)) or self._handing is None:
+            return
+        names = self._foreign_names(target)
+        if names:
+            label = self.names.module.code_for_node(target) if isinstance(target, cst.Attribute) \
+                else target.value
+            self.foreign_entries.append(ForeignEntry(names, kind, label, self._handing))
 
     def callables(self, target: cst.BaseExpression) -> List[Unit]:
         """The functions or lambdas of this module ``target`` evaluates to."""
@@ -371,6 +450,6 @@ class Threads(Provider):
 
     def where(self, unit: Unit, entry: ThreadEntry) -> str:
         """``thread target 'worker'`` or ``'helper' (reached from thread target 'worker')``."""
-        if entry.unit is unit:
+        if entry.unit is unit and not entry.via:
             return entry.describe()
         return f"'{self.names.unit_label(unit)}' (reached from {entry.describe()})"

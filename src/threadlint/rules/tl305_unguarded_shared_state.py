@@ -191,7 +191,7 @@ class UnguardedSharedState(Rule):
             if other is None:
                 continue
             reported.add(access.node)
-            where = "run by a thread" if entry.unit is access.unit else \
+            where = "run by a thread" if entry.unit is access.unit and not entry.via else \
                 f"reached from {entry.describe()}"
             if other is access:
                 self.report(
