@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, 
 from threadlint.cache import Cache
 from threadlint.discovery import STDIN, discover
 from threadlint.findings import LintResult
-from threadlint.project import Context, EntrySpec, build, def_line, module_names, parse_entry
+from threadlint.project import Context, EntrySpec, Index, build, def_line, module_names, parse_entry
 from threadlint.runner import run
 from threadlint.settings import Settings
 
@@ -47,6 +47,8 @@ class Project:
     stdin_source: Optional[bytes]
     jobs: int
     cache: Optional[Cache]
+    #: The index of the last whole-project pass (for ``--graph``).
+    index: Optional[Index] = None
 
 
 def _key(path: str) -> str:
@@ -143,6 +145,7 @@ def whole_project(project: Project, linted: Sequence[str], results: Results, fix
     specs = sorted({spec for settings in configured for spec in entry_specs(settings)},
                    key=lambda spec: (spec.text, spec.origin))
     index = build(summaries, names, specs, summarize, where_defined)
+    project.index = index
     contexts = {runner_name[shown]: context for shown, context in index.contexts().items()
                 if shown in named}
     if not contexts:
