@@ -31,6 +31,7 @@ from threadlint.edits import fix_edit
 from threadlint.findings import MAX_SOURCE_LINES, FileError, Finding, Fix, LintResult
 from threadlint.model import Cursor, Model, Names, Provider, closure
 from threadlint.model.core import Options, schedule
+from threadlint.model.lock_order import LockOrder
 from threadlint.model.threads import Threads
 from threadlint.noqa import Unused, comment_line, remove_unused
 from threadlint.noqa import add_noqa as add_noqa_comments
@@ -219,7 +220,22 @@ def _analyse(path: str, source: bytes, settings: Settings, context: Optional[Con
     whole-project analysis goes into ``summaries``, when given."""
     codes = settings.enabled_codes(path)
     findings, fixes, errors, module = _check(path, source, codes, settings, context, summaries)
+    if context is not None and context.findings:
+        findings = findings + _project_findings(path, source, codes, context, module)
     return _noqa_stage(path, source, codes, findings, fixes, errors, module)
+
+
+def _project_findings(path: str, source: bytes, codes: FrozenSet[str], context: Context,
+                      module: Optional[cst.Module]) -> List[Finding]:
+    """The findings the project index made about this file (a lock order
+    inverted across modules), placed like the rules' own."""
+    lines = source_lines(source, module.encoding if module is not None else "utf-8")
+    found = []
+    for line, col, code, message, witness in context.findings:
+        if code in codes and 1 <= line <= len(lines):
+            found.append(Finding(path, line, col, code, message, noqa_line=comment_line(lines, line, col),
+                                 source=_quoted_lines(lines, line, None), witness=witness))
+    return found
 
 
 def _noqa_stage(path: str, source: bytes, codes: FrozenSet[str], findings: List[Finding],
@@ -268,7 +284,7 @@ def _parse_and_run(path: str, source: bytes, encoding: str, rule_classes: List[T
     summary_only = context is not None and context.summary_only and summaries is not None
     if not rule_classes and not summary_only:
         return [], [], [], module
-    kinds = schedule(closure([Names, *([Threads] if summary_only else []),
+    kinds = schedule(closure([Names, *([Threads, LockOrder] if summary_only else []),
                               *(kind for rule in rule_classes for kind in rule.requires)]))
     recording = Recording(left_types([*kinds, *rule_classes])
                           | {t.__name__ for t in Cursor.TYPES})

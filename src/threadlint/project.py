@@ -32,7 +32,20 @@ import os
 import re
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import (
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
 
 from threadlint.findings import Step
 
@@ -42,6 +55,8 @@ HANDLER_METHODS = ("setup", "handle", "finish")
 REQUEST_HANDLER = "request handler"
 #: How many calls a witness path shows at most (the first ones and the last).
 MAX_WITNESS = 6
+#: Calls followed at most from one function, for the locks it takes.
+MAX_CALL_DEPTH = 20
 #: Re-exports followed at most (``pkg/__init__.py`` importing from ``.mod``).
 _MAX_REEXPORTS = 8
 
@@ -63,14 +78,31 @@ class Context:
     #: Only the summary is wanted (a file of the project not named on the
     #: command line): no rule runs.
     summary_only: bool = False
+    #: Findings the index makes about this file (a lock order inverted
+    #: across modules): (line, column, code, message, witness); they go
+    #: through the file's noqa stage like any other.
+    findings: Tuple[Tuple[int, int, str, str, Tuple[Step, ...]], ...] = ()
 
     def key(self) -> str:
         """What the cache key adds for this context ("" for none)."""
-        if not self.entries and not self.force and not self.summary_only:
+        if not self.entries and not self.force and not self.summary_only and not self.findings:
             return ""
-        text = json.dumps([self.entries, self.witnesses, self.force, self.summary_only],
+        text = json.dumps([self.entries, self.witnesses, self.force, self.summary_only, self.findings],
                           separators=(",", ":"))
         return "\0project " + hashlib.sha256(text.encode()).hexdigest()
+
+
+class LockEdge(NamedTuple):
+    """``inner`` taken while ``outer`` is held: in one function, or at a
+    call (``via``) of a function that takes it (at ``acquired``)."""
+
+    outer: str  # qualified: ``app.cache.CACHE_LOCK``
+    inner: str
+    path: str  # where the nesting is: the inner acquisition, or the call
+    line: int
+    col: int
+    via: Optional[Node] = None
+    acquired: Optional[Tuple[str, int, int]] = None
 
 
 @dataclass(frozen=True)
@@ -126,8 +158,17 @@ def valid_summary(summary: Any) -> bool:
     """Whether ``summary`` has the shape :mod:`threadlint.summary` writes
     (a cache entry is untrusted input)."""
     try:
-        if not isinstance(summary, dict) or summary.get("format") != 1:
+        if not isinstance(summary, dict) or summary.get("format") != 2:
             return False
+        for unit, taken in summary["acquires"].items():
+            if not isinstance(unit, str) or not all(_place(item, 1) for item in taken):
+                return False
+        if not all(_place(item, 2) for item in summary["nestings"]):
+            return False
+        for item in summary["held"]:
+            if not (isinstance(item, list) and len(item) == 5 and isinstance(item[0], str)
+                    and _strings(item[1]) and _strings(item[2]) and _position(item[3:])):
+                return False
         if not all(isinstance(d, str) for d in summary["defs"]):
             return False
         for unit, edges in summary["units"].items():
@@ -152,6 +193,22 @@ def valid_summary(summary: Any) -> bool:
                    for k, v in summary["classes"].items())
     except (KeyError, TypeError, AttributeError):
         return False
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _position(numbers: Any) -> bool:
+    """``[line, column]``, both from 1."""
+    return isinstance(numbers, list) and len(numbers) == 2 \
+        and all(type(number) is int and number >= 1 for number in numbers)
+
+
+def _place(item: Any, names: int) -> bool:
+    """``[name, ..., line, column]`` with ``names`` strings first."""
+    return (isinstance(item, list) and len(item) == names + 2
+            and all(isinstance(name, str) for name in item[:names]) and _position(item[names:]))
 
 
 @dataclass(frozen=True)
@@ -214,6 +271,14 @@ class Index:
         self.parent: Dict[Node, Optional[Node]] = {}
         self.root_of: Dict[Node, Root] = {}
         self._reach()
+        self._acquired_memo: Dict[Node, Dict[str, Tuple[str, int, int]]] = {}
+        #: Every nesting of module-level locks in the project.
+        self.nestings: List[LockEdge] = self._nestings()
+        #: (outer, inner, path, line, inverted) of each nesting, for pictures.
+        self.inverted: Set[Tuple[str, str]] = set()
+        self.inversions: List[Tuple[LockEdge, LockEdge]] = self._inversions()
+        self.lock_edges: List[Tuple[str, str, str, int, bool]] = [
+            (e.outer, e.inner, e.path, e.line, (e.outer, e.inner) in self.inverted) for e in self.nestings]
 
     # -- names -------------------------------------------------------------------
     def qualified(self, node: Node) -> str:
@@ -308,6 +373,129 @@ class Index:
             return [(target, unit) for unit in defs
                     if unit.startswith(prefix) and not unit[len(prefix):].startswith("_")]
         return [(target, spec.target)] if spec.target in defs else []
+
+    # -- lock order --------------------------------------------------------------
+    def lock_name(self, path: str, name: str) -> Optional[str]:
+        """The qualified name of a module-level lock a summary names: its own
+        (``_LOCK`` in ``app.cache``: ``app.cache._LOCK``) or imported
+        (``@.cache._LOCK``), through re-exports."""
+        if not name.startswith("@"):
+            module = self.name_of.get(path)
+            return f"{module}.{name}" if module is not None else None
+        qualified = self._absolute(path, name[1:])
+        for _ in range(_MAX_REEXPORTS):
+            if qualified is None or "." not in qualified:
+                return qualified
+            module, attr = qualified.rsplit(".", 1)
+            target = self.module_of.get(module)
+            summary = self.summaries.get(target) if target is not None else None
+            if target is None or summary is None or attr not in summary["imports"]:
+                return qualified
+            qualified = self._absolute(target, summary["imports"][attr])
+        return qualified
+
+    def _callees(self, node: Node) -> List[Node]:
+        """Every function ``node`` calls that resolves, with a lock held or not."""
+        path, unit = node
+        summary = self.summaries.get(path)
+        if not summary:
+            return []
+        edges = summary["units"].get(unit) or {"calls": [], "ext": []}
+        found = [(path, callee) for callee in edges["calls"]]
+        for names in edges["ext"]:
+            target = self._resolve_any(path, names)
+            if target is not None:
+                found.append(target)
+        for caller, _locks, names, _line, _col in summary["held"]:
+            if caller == unit:
+                target = self._resolve_any(path, names)
+                if target is not None:
+                    found.append(target)
+        return found
+
+    def acquired(self, node: Node, depth: int = 0) -> Dict[str, Tuple[str, int, int]]:
+        """The module-level locks ``node`` takes when called, itself or
+        through calls, each with where (the first found)."""
+        memo = self._acquired_memo.get(node)
+        if memo is not None:
+            return memo
+        found: Dict[str, Tuple[str, int, int]] = {}
+        self._acquired_memo[node] = found  # a cycle of calls adds nothing new
+        path, unit = node
+        summary = self.summaries.get(path)
+        if not summary or depth > MAX_CALL_DEPTH:
+            return found
+        for name, line, col in summary["acquires"].get(unit, ()):
+            lock = self.lock_name(path, name)
+            if lock is not None:
+                found.setdefault(lock, (path, line, col))
+        for callee in self._callees(node):
+            for lock, where in self.acquired(callee, depth + 1).items():
+                found.setdefault(lock, where)
+        return found
+
+    def _nestings(self) -> List[LockEdge]:
+        edges: List[LockEdge] = []
+        for path in sorted(self.summaries):
+            summary = self.summaries[path]
+            if not summary:
+                continue
+            for outer, inner, line, col in summary["nestings"]:
+                held, taken = self.lock_name(path, outer), self.lock_name(path, inner)
+                if held is not None and taken is not None and held != taken:
+                    edges.append(LockEdge(held, taken, path, line, col))
+            for _unit, locks, names, line, col in summary["held"]:
+                target = self._resolve_any(path, names)
+                if target is None:
+                    continue
+                for lock, where in sorted(self.acquired(target).items()):
+                    for name in locks:
+                        held = self.lock_name(path, name)
+                        if held is not None and held != lock:
+                            edges.append(LockEdge(held, lock, path, line, col, target, where))
+        return edges
+
+    def _module_key(self, path: str) -> str:
+        return self.name_of.get(path, path)
+
+    def _inversions(self) -> List[Tuple[LockEdge, LockEdge]]:
+        """Pairs of nestings in opposite orders that no file sees alone: one
+        of them goes through a call into another module, or they are in two
+        modules. Each pair once: the nesting in the module whose name sorts
+        later first (there it is reported), within a module the later one."""
+        first: Dict[Tuple[str, str], LockEdge] = {}
+        for edge in sorted(self.nestings, key=lambda e: (self._module_key(e.path), e.line, e.col)):
+            first.setdefault((edge.outer, edge.inner), edge)
+        pairs = []
+        for (outer, inner), edge in first.items():
+            other = first.get((inner, outer))
+            if other is None:
+                continue
+            crossing = edge.path != other.path or edge.via is not None or other.via is not None
+            if not crossing:
+                continue  # the file's own TL401 reports it
+            self.inverted.update({(outer, inner), (inner, outer)})
+            if (self._module_key(edge.path), edge.line) < (self._module_key(other.path), other.line):
+                continue
+            pairs.append((edge, other))
+        return pairs
+
+    def _inversion_finding(self, edge: LockEdge, other: LockEdge
+                           ) -> Tuple[int, int, str, str, Tuple[Step, ...]]:
+        def taking(nesting: LockEdge) -> str:
+            via = f" (via `{self.qualified(nesting.via)}()`)" if nesting.via is not None else ""
+            return f"acquires `{nesting.inner}`{via}"
+
+        message = (f"{taking(edge)} while holding `{edge.outer}`; {other.path}:{other.line} "
+                   f"{taking(other)} while holding `{other.outer}` (the opposite order): two threads "
+                   f"doing both can deadlock, each holding the lock the other waits for; take "
+                   f"`{edge.outer}` and `{edge.inner}` in one order everywhere")
+        steps: List[Step] = [(other.path, other.line, other.col,
+                              f"`{other.inner}` taken inside `{other.outer}`")]
+        for nesting in (other, edge):
+            if nesting.acquired is not None:
+                steps.append((*nesting.acquired, f"`{nesting.inner}` acquired"))
+        return edge.line, edge.col, "TL401", message, tuple(steps)
 
     # -- reachability ------------------------------------------------------------
     def _roots(self) -> List[Tuple[Root, Node, bool]]:
@@ -406,6 +594,10 @@ class Index:
             pairs.sort()
             contexts[path] = Context(tuple(entry for entry, _ in pairs),
                                      tuple(witness for _, witness in pairs))
+        for edge, other in self.inversions:
+            current = contexts.get(edge.path, Context())
+            contexts[edge.path] = Context(current.entries, current.witnesses,
+                                          findings=(*current.findings, self._inversion_finding(edge, other)))
         return contexts
 
     def witness(self, node: Node) -> List[Step]:

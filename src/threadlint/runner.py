@@ -337,7 +337,8 @@ def _triage(tasks: Sequence[Task], settings: Settings, fix: bool) -> Tuple[Dict[
     results: Dict[int, LintResult] = {}
     rest: List[Task] = []
     for task in tasks:
-        if task.context is not None and (task.context.entries or task.context.force):
+        if task.context is not None and (task.context.entries or task.context.force
+                                         or task.context.findings):
             rest.append(task)  # to be parsed whatever the prefilter says
             continue
         try:

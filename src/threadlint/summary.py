@@ -14,7 +14,12 @@ result, a summary is plain data (JSON), a function of the file's bytes only:
   modules given to threading servers;
 - ``imports``: module-level import bindings (for names a package re-exports);
 - ``classes``: the methods of module-level classes (a handler class's
-  ``handle`` and ``do_GET``).
+  ``handle`` and ``do_GET``);
+- the module-level locks (when lock order is analysed): ``acquires``, per
+  function, the locks it takes (itself or through calls in this file) and
+  where; ``nestings``, a lock taken while another is held in this file;
+  ``held``, calls of imported functions made while holding locks. A lock is
+  its name in this module, or ``@`` and the qualified name it is imported as.
 
 A function is named as other modules name it (``worker``, ``Poller.run``);
 one they cannot name (nested, a lambda) is ``#<rank>``, a node of the graph
@@ -23,18 +28,19 @@ but never a target. :mod:`threadlint.project` builds the index from these.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from threadlint.model import Model, Names
 from threadlint.model.core import Unit
+from threadlint.model.lock_order import LockOrder
 from threadlint.model.threads import Threads
 from threadlint.positions import spans
 from threadlint.walk import Recording
 
 #: The summary format; a summary of another format is not read.
-FORMAT = 1
+FORMAT = 2
 
 
 def summarize(model: Model, source: bytes, recording: Recording) -> Optional[Dict[str, Any]]:
@@ -88,8 +94,62 @@ def summarize(model: Model, source: bytes, recording: Recording) -> Optional[Dic
             imports[name] = bindings[0].qualified
     classes = {cls.name.value: sorted(names.methods.get(cls, {}))
                for cls in names.classes if _module_level(names, cls)}
-    return {"format": FORMAT, "defs": sorted(ids.values()), "units": units, "entries": entries,
-            "foreign": foreign, "imports": imports, "classes": classes}
+    summary = {"format": FORMAT, "defs": sorted(ids.values()), "units": units, "entries": entries,
+               "foreign": foreign, "imports": imports, "classes": classes,
+               "acquires": {}, "nestings": [], "held": []}
+    if LockOrder in model:
+        summary.update(_lock_facts(model, source, recording, ids, imports, unit_id))
+    return summary
+
+
+def _lock_facts(model: Model, source: bytes, recording: Recording, ids: Dict[cst.FunctionDef, str],
+                imports: Dict[str, str], unit_id: Callable[[Unit], str]) -> Dict[str, Any]:
+    """``acquires``, ``nestings`` and ``held`` (see the module docstring), for
+    module-level locks only: other modules can name no other lock."""
+    order, threads = model[LockOrder], model[Threads]
+
+    def lock(unit: Optional[Unit], key: str) -> Optional[str]:
+        found = order.identity(unit, key)
+        if found is None or found[0] is not None:
+            return None
+        name = found[1]
+        return "@" + imports[name] if name in imports else name
+
+    acquires: Dict[str, List[Tuple[str, cst.CSTNode]]] = {}
+    for unit, name in ids.items():
+        taken: Dict[str, cst.CSTNode] = {}
+        for acquisition, _chain in order.reached(unit):
+            found = lock(acquisition.unit, acquisition.key)
+            if found is not None and found not in taken:
+                taken[found] = acquisition.node
+        if taken:
+            acquires[name] = sorted(taken.items())
+    nestings: List[Tuple[str, str, cst.CSTNode]] = []
+    for edge in order.edges:
+        if edge.unit is None:
+            continue
+        outer, inner = lock(edge.unit, edge.outer_key), lock(edge.acquisition.unit, edge.inner_key)
+        if outer is not None and inner is not None and outer != inner:
+            nestings.append((outer, inner, edge.site))
+    held: List[Tuple[str, List[str], List[str], cst.CSTNode]] = []
+    for caller, calls in threads.foreign_calls.items():
+        for call in calls:
+            if not call.keys or call.call is None:
+                continue
+            locks = sorted({found for found in (lock(caller, key) for key in call.keys) if found})
+            if locks:
+                held.append((unit_id(caller), locks, list(call.names), call.call))
+    nodes = [node for taken in acquires.values() for _, node in taken]
+    nodes += [site for _, _, site in nestings] + [node for _, _, _, node in held]
+    if not nodes:
+        return {}
+    at = spans(model.module, source, nodes, recording)
+    return {
+        "acquires": {name: [[lock_name, *at[node][:2]] for lock_name, node in taken]
+                     for name, taken in acquires.items()},
+        "nestings": [[outer, inner, *at[site][:2]] for outer, inner, site in nestings],
+        "held": [[unit, locks, called, *at[node][:2]] for unit, locks, called, node in held],
+    }
 
 
 def _module_level(names: Names, cls: cst.ClassDef) -> bool:

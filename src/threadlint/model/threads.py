@@ -82,6 +82,8 @@ class ForeignCall:
 
     names: Tuple[str, ...]  # qualified names, as imports spell them (``.cache.put``)
     held: bool  # a lock was held at the call
+    keys: Tuple[str, ...] = ()  # the locks held by a `with` or a released acquire there
+    call: Optional[cst.Call] = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,8 @@ class Threads(Provider):
         if not callees and isinstance(call.func, (cst.Name, cst.Attribute)):
             names = self._foreign_names(call.func)
             if names:
-                self.foreign_calls.setdefault(caller, []).append(ForeignCall(names, held))
+                self.foreign_calls.setdefault(caller, []).append(
+                    ForeignCall(names, held, tuple(strong(keys)), call))
 
     def _foreign_names(self, expr: cst.BaseExpression) -> Tuple[str, ...]:
         """What ``expr`` names through an import (never a builtin): a dotted
