@@ -16,6 +16,19 @@ and ten standard-library modules, against flake8 and against the bare
 interpreter's start. A last section measures threadlint's cost per line on
 files from 500 to 20,000 lines, in-process.
 
+A section on whole-project analysis (issue 14) times, for each corpus package
+and the standard library (each its own project: ``--project-root DIR DIR``,
+no cache), project mode against per-file mode (``--no-project``), goal at most
+1.2x; then, on the largest package only, a warm run after inserting a ``pass``
+at the start of one function's body (the first module-level function, else
+method, of the largest module that imports threading; a fresh copy and cache
+per run), goal at most 0.1x of the cold run that filled the cache; and,
+in-process with ``tracemalloc``, the memory the project index of that package
+takes. ``--package`` narrows the packages (the largest of those is used).
+
+    python bench/run.py --section project                       # only that section
+    python bench/run.py --section project --corpus packages --package waitress --runs 1
+
 Every command runs with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` is
 removed from its environment, and a first run writes the bytecode), as on a
 user's machine: without it each run compiles every module it imports.
@@ -24,15 +37,20 @@ user's machine: without it each run compiles every module it imports.
 from __future__ import annotations
 
 import argparse
+import ast
+import gc
+import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -201,6 +219,222 @@ def scaling(runs: int) -> str:
     return "\n".join(out) + "\n"
 
 
+#: The statement the warm-after-edit case inserts at the start of a function body.
+EDIT_STATEMENT = "pass  # threadlint bench: an edit"
+
+
+def _threadlint(*options: str) -> List[str]:
+    return [sys.executable, "-m", "threadlint", "--isolated", *options]
+
+
+def _lines(files: Sequence[str]) -> int:
+    return sum(Path(f).read_bytes().count(b"\n") for f in files)
+
+
+def _median_walls(label: str, command: List[str], runs: int) -> Tuple[float, int]:
+    """Median wall seconds and largest peak RSS (MB) of ``runs`` runs."""
+    samples = [measure(command) for _ in range(runs)]
+    walls = [s[0] for s in samples]
+    codes = sorted({s[2] for s in samples})
+    print(f"  project: {label}: {', '.join(f'{w:.2f}' for w in walls)} s (exit {codes})",
+          file=sys.stderr)
+    return statistics.median(walls), max(s[1] for s in samples)
+
+
+def _edit_point(path: Path) -> Optional[Tuple[int, str]]:
+    """Where to insert a statement at the start of the body of the first
+    module-level function of ``path`` (after its docstring), else of the first
+    method of a module-level class: the 0-based line index and the body's
+    indentation; None when the file has no such function."""
+    source = path.read_text(encoding="utf-8")
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    lines = source.splitlines(keepends=True)
+    functions = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    functions += [node for cls in tree.body if isinstance(cls, ast.ClassDef) for node in cls.body
+                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for node in functions:
+        body = node.body
+        first = body[0]
+        docstring = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                     and isinstance(first.value.value, str))
+        if docstring and len(body) > 1:
+            target = body[1]
+            start = min([target.lineno] + [d.lineno for d in getattr(target, "decorator_list", [])])
+            index, column = start - 1, target.col_offset
+        elif docstring:
+            index, column = (first.end_lineno or first.lineno), first.col_offset
+        else:
+            start = min([first.lineno] + [d.lineno for d in getattr(first, "decorator_list", [])])
+            index, column = start - 1, first.col_offset
+        reference = lines[first.lineno - 1]
+        indent = reference[:first.col_offset]
+        if first.lineno == node.lineno or indent.strip() or column != first.col_offset:
+            continue  # `def f(): return x` on one line, or odd layout: try the next one
+        edited = "".join(lines[:index] + [f"{indent}{EDIT_STATEMENT}\n"] + lines[index:])
+        try:
+            compile(edited, str(path), "exec")
+        except SyntaxError:
+            continue
+        return index, indent
+    return None
+
+
+def _edit_target(directory: str) -> Optional[Tuple[str, int, str]]:
+    """The file to edit (relative to ``directory``), deterministically: the
+    largest module that imports ``threading`` and has a function to edit, with
+    the edit's line index and indentation."""
+    imports_threading = re.compile(rb"^[ \t]*(?:import|from)[ \t][^\n]*\bthreading\b", re.MULTILINE)
+    candidates = []
+    for file in python_files([directory]):
+        data = Path(file).read_bytes()
+        if imports_threading.search(data):
+            candidates.append((-len(data), file))
+    for _size, file in sorted(candidates):
+        point = _edit_point(Path(file))
+        if point is not None:
+            return os.path.relpath(file, directory), point[0], point[1]
+    return None
+
+
+def _cache_entries(cache_dir: str) -> int:
+    return sum(len([n for n in names if n.endswith(".json")]) for _d, _s, names in os.walk(cache_dir))
+
+
+def _warm_after_edit(directory: str, runs: int, jobs: int) -> List[str]:
+    """Cold (empty cache) and warm-after-one-edit runs of project mode on a
+    fresh copy of ``directory`` per run."""
+    target = _edit_target(directory)
+    if target is None:
+        return [f"No module of `{Path(directory).name}` imports threading and has a function "
+                "to edit: warm run after an edit not measured."]
+    relative, index, indent = target
+    colds: List[float] = []
+    warms: List[float] = []
+    written: List[int] = []
+    for run_number in range(runs):
+        with tempfile.TemporaryDirectory(prefix="threadlint-bench-edit-") as tmp:
+            copy = os.path.join(tmp, Path(directory).name)
+            shutil.copytree(directory, copy)
+            cache_dir = os.path.join(tmp, "cache")
+            command = _threadlint("--cache-dir", cache_dir, "-j", str(jobs), "--project-root", copy,
+                                  copy)
+            colds.append(measure(command)[0])  # fills the cache
+            before = _cache_entries(cache_dir)
+            edited = Path(copy, relative)
+            lines = edited.read_text(encoding="utf-8").splitlines(keepends=True)
+            lines.insert(index, f"{indent}{EDIT_STATEMENT}\n")
+            edited.write_text("".join(lines), encoding="utf-8")
+            warms.append(measure(command)[0])
+            written.append(_cache_entries(cache_dir) - before)
+        print(f"  project: edit run {run_number + 1}: cold {colds[-1]:.2f} s, warm after edit "
+              f"{warms[-1]:.2f} s, {written[-1]} cache entries written", file=sys.stderr)
+    cold, warm = statistics.median(colds), statistics.median(warms)
+    goal = "met" if warm / cold <= 0.1 else "**not met**"
+    return [f"Warm run after an edit ({Path(directory).name}, the largest package; a fresh copy "
+            f"and an empty cache per run): line {index + 1} of `{relative}` gets `{EDIT_STATEMENT}`, "
+            "at the start of a function's body.", "",
+            "| run | median wall (s) |", "|---|---:|",
+            f"| cold, filling the cache | {cold:.2f} |",
+            f"| warm, after the edit | {warm:.2f} |", "",
+            f"warm / cold = **{warm / cold:.3f}** (goal: at most 0.1; {goal}); "
+            f"files linted again by the warm run (cache entries it wrote): {max(written)}."]
+
+
+def _index_memory(directory: str) -> List[str]:
+    """The memory the project index of ``directory`` takes, in-process."""
+    from threadlint.engine import lint_source
+    from threadlint.project import Context, build, module_names
+    from threadlint.settings import Settings
+
+    files = python_files([directory])
+    settings = Settings(root=directory)
+    sources = {file: Path(file).read_bytes() for file in files}
+    t = time.perf_counter()
+    summaries: Dict[str, Optional[Dict[str, Any]]] = {
+        file: lint_source(file, source, settings, context=Context(summary_only=True)).summary
+        for file, source in sources.items()}
+    summarize_seconds = time.perf_counter() - t
+    # What build() asks for is summarised beforehand, so that the traced
+    # build allocates the index only, not libcst trees.
+    forced = {file: lint_source(file, sources[file], settings,
+                                context=Context(force=True, summary_only=True)).summary
+              for file, summary in summaries.items() if summary is None}
+    names = {file: module_names(file, directory) for file in files}
+    asked: List[str] = []
+
+    def summarize(wanted: List[str]) -> Dict[str, Optional[Dict[str, Any]]]:
+        asked.extend(wanted)
+        return {file: forced[file] for file in wanted}
+
+    gc.collect()
+    tracemalloc.start()
+    # The summaries as a run has them: decoded from the cache's JSON.
+    before = tracemalloc.get_traced_memory()[0]
+    decoded: Dict[str, Optional[Dict[str, Any]]] = json.loads(json.dumps(summaries))
+    summaries_bytes = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    t = time.perf_counter()
+    index = build(decoded, names, [], summarize)
+    contexts = index.contexts()
+    build_seconds = time.perf_counter() - t
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    json_size = len(json.dumps(decoded, separators=(",", ":")).encode())
+    parsed = sum(1 for s in summaries.values() if s is not None)
+    mb = 1024 * 1024
+    return [f"Index memory ({Path(directory).name}, {len(files)} files, {_lines(files):,} lines; "
+            f"in-process, `tracemalloc`): {parsed} summaries from the first pass "
+            f"({summarize_seconds:.1f} s), {len(asked)} more parsed for the index.", "",
+            "| what | size |", "|---|---:|",
+            f"| summaries as JSON (compact) | {json_size / mb:.2f} MB |",
+            f"| summaries decoded (Python objects) | {summaries_bytes / mb:.2f} MB |",
+            f"| peak while building the index and its contexts (above the summaries) | "
+            f"{(peak - before) / mb:.2f} MB |",
+            f"| index and contexts kept after the build | {(current - before) / mb:.2f} MB |",
+            f"| time to build the index and its contexts | {build_seconds:.3f} s |", "",
+            f"{len(index.parent)} functions reached by threads; {len(contexts)} files get a context."]
+
+
+def project_mode(packages: Sequence[str], stdlib: bool, runs: int, jobs: int) -> str:
+    """Issue 14: project mode cold vs per-file mode, a warm run after an
+    edit, and the index's memory."""
+    corpora: List[Tuple[str, str, List[str]]] = [(Path(d).name, str(d), []) for d in packages]
+    if stdlib:
+        # site-packages is not the standard library (nor part of its project).
+        corpora.append(("standard library", corpus.stdlib(), ["--extend-exclude", "site-packages"]))
+    out = [f"### Whole-project analysis (issue 14; {jobs} processes, no cache, median of {runs} runs)",
+           "", "Project mode: `threadlint --isolated --no-cache -j N --project-root DIR DIR`; "
+           "per-file mode: the same with `--no-project`. Goal: project / per-file at most 1.2.", "",
+           "| corpus | files | lines | per-file (s) | project (s) | project / per-file | "
+           "peak memory per-file / project (MB) | goal |",
+           "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for label, directory, extra in corpora:
+        files = python_files([directory], skip=("site-packages",))
+        base = ["--no-cache", "-j", str(jobs), *extra, "--project-root", directory, directory]
+        per_file = _threadlint("--no-project", *base)
+        project = _threadlint(*base)
+        measure(project)  # writes bytecode; the first run is not counted
+        per_wall, per_peak = _median_walls(f"{label}: per-file", per_file, runs)
+        project_wall, project_peak = _median_walls(f"{label}: project", project, runs)
+        ratio = project_wall / per_wall
+        out.append(f"| {label} | {len(files)} | {_lines(files):,} | {per_wall:.2f} | "
+                   f"{project_wall:.2f} | {ratio:.2f} | {per_peak} / {project_peak} | "
+                   f"{'met' if ratio <= 1.2 else '**not met**'} |")
+    if packages:
+        largest = max(packages, key=lambda d: _lines(python_files([d])))
+        out += [""] + _warm_after_edit(largest, runs, jobs)
+        out += [""] + _index_memory(largest)
+    return "\n".join(out) + "\n"
+
+
+#: The sections of the report, in order (``--section``).
+SECTIONS = ("corpus", "project", "small", "scaling")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -209,31 +443,44 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="runs for pylint, which is slow (default: --runs)")
     parser.add_argument("--corpus", choices=("all", "stdlib", "packages", "none"), default="all",
                         help="none: only the small runs and the cost per line")
+    parser.add_argument("--section", action="append", choices=SECTIONS,
+                        help="run only this section (repeatable; default: all of them)")
+    parser.add_argument("--package", action="append", default=[],
+                        help="only the corpus packages whose directory name contains this "
+                             "(repeatable; default: every package)")
     parser.add_argument("--skip", action="append", default=[],
                         help="skip tools whose name contains this (e.g. --skip pylint)")
     parser.add_argument("--out", help="also write the report to this file")
     args = parser.parse_args(argv)
+    wanted = set(args.section or SECTIONS)
 
     sections = [f"## threadlint benchmark ({sys.implementation.name} "
                 f"{'.'.join(map(str, sys.version_info[:3]))}, {os.cpu_count()} CPUs)\n"]
+    packages: List[str] = []
     if args.corpus in ("all", "packages"):
-        dirs = [str(d) for d in corpus.fetch()]
+        packages = [str(d) for d in corpus.fetch()
+                    if not args.package or any(name in d.name for name in args.package)]
+    stdlib = args.corpus in ("all", "stdlib")
+    if "corpus" in wanted and packages:
         sections.append(bench_corpus("threading-heavy packages (bench/corpus.toml)",
-                                     python_files(dirs), args.runs, args.jobs, args.skip,
+                                     python_files(packages), args.runs, args.jobs, args.skip,
                                      args.pylint_runs or args.runs))
-    if args.corpus in ("all", "stdlib"):
+    if "corpus" in wanted and stdlib:
         files = python_files([corpus.stdlib()], skip=("site-packages",))
         sections.append(bench_corpus("standard library", files, args.runs, args.jobs, args.skip,
                                      args.pylint_runs or args.runs))
-    sections.append(small_runs(args.runs))
-    sections.append(scaling(args.runs))
+    if "project" in wanted and (packages or stdlib):
+        sections.append(project_mode(packages, stdlib, args.runs, args.jobs))
+    if "small" in wanted:
+        sections.append(small_runs(args.runs))
+    if "scaling" in wanted:
+        sections.append(scaling(args.runs))
     report = "\n".join(sections)
     print(report)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(report, encoding="utf-8")
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
