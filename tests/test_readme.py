@@ -39,9 +39,16 @@ def test_every_format_has_an_example() -> None:
                        "pylint"}
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One cache for the examples (users have the cache on): the rest of the
+    project is summarised once, not once per example."""
+    return str(tmp_path_factory.mktemp("readme-cache"))
+
+
 @pytest.mark.parametrize("args,shown", output_examples(), ids=lambda value: str(value)[:40])
-def test_readme_output_example(args: str, shown: str) -> None:
-    proc = run_cli(["--isolated", "--no-cache", *shlex.split(args)], cwd=ROOT)
+def test_readme_output_example(args: str, shown: str, shared_cache: str) -> None:
+    proc = run_cli(["--isolated", "--cache-dir", shared_cache, *shlex.split(args)], cwd=ROOT)
     assert (proc.returncode, proc.stderr) == (1, b"")
     real = proc.stdout.decode("utf-8")
     if shown.lstrip().startswith(("[", "{")) and "json-lines" not in args:

@@ -19,6 +19,7 @@ Standard input (``--stdin-filename``) stands for the file of that name.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -110,7 +111,7 @@ def whole_project(project: Project, linted: Sequence[str], results: Results, fix
         summaries[shown] = result.summary
     named = set(runner_name)
     named_files = set(runner_name.values())
-    others = _other_files(project, seen)
+    others = _relevant(_other_files(project, seen), list(runner_name), project)
     if others:
         only = Context(summary_only=True)
         for file, result in _lint(project, others, False, {file: only for file in others}).items():
@@ -158,6 +159,44 @@ def whole_project(project: Project, linted: Sequence[str], results: Results, fix
         else:
             replaced.append((result, unreadable))
     return replaced
+
+
+def _relevant(others: List[str], named: List[str], project: Project) -> List[str]:
+    """The files of ``others`` whose code may lead to a named file: a call
+    into a module needs its name in the caller's text (an import, a
+    re-export), so the files that mention a named module's name, then those
+    that mention theirs, and so on; and the modules a ``thread-entry`` names.
+    The rest cannot change what is said about the named files."""
+    if not others:
+        return others
+    words: Set[str] = set()
+    for shown in named:
+        words.update(name.rsplit(".", 1)[-1] for name in module_names(shown, project.root))
+    entry_modules = {spec.module for spec in entry_specs(project.settings)}
+    texts: Dict[str, bytes] = {}
+    pending: List[str] = []
+    for other in others:
+        try:
+            with open(other, "rb") as handle:
+                texts[other] = handle.read(MAX_DEF_SEARCH)
+        except OSError:
+            continue
+        if set(module_names(other, project.root)) & entry_modules:
+            words.update(name.rsplit(".", 1)[-1] for name in module_names(other, project.root))
+        pending.append(other)
+    chosen: Set[str] = set()
+    searched: Set[str] = set()
+    while True:
+        fresh = sorted(word for word in words - searched if word.isidentifier())
+        if not fresh:
+            break
+        searched.update(fresh)
+        pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in fresh) + rb")\b")
+        for other in pending:
+            if other not in chosen and pattern.search(texts[other]):
+                chosen.add(other)
+                words.update(name.rsplit(".", 1)[-1] for name in module_names(other, project.root))
+    return [other for other in others if other in chosen]
 
 
 def _other_files(project: Project, named: Set[str]) -> List[str]:
