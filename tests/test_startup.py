@@ -5,6 +5,7 @@ same result in the parent as in the engine."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -65,8 +66,14 @@ def test_no_parse_needed_imports_no_libcst_and_starts_no_process(tmp_path: Path)
 def test_a_file_that_needs_a_parse_is_linted_in_a_child(tmp_path: Path) -> None:
     (tmp_path / "plain.py").write_text("x = 1\n")
     (tmp_path / "jobs.py").write_text("import threading\nt = threading.Thread(target=print, args=(1))\n")
-    report = _probe(tmp_path, "plain.py", "jobs.py")
+    report = _probe(tmp_path, "--no-project", "plain.py", "jobs.py")
     assert report["libcst"] is False  # the parent never imports it
+    assert len(report["started"]) == 1
+    assert "jobs.py:2:42: TL101" in report["out"]
+    # Whole-project analysis may lint in several passes: the parent imports
+    # the engine once, before forking the first child, so none imports it again.
+    report = _probe(tmp_path, "plain.py", "jobs.py")
+    assert report["libcst"] is (multiprocessing.get_start_method() == "fork")
     assert len(report["started"]) == 1
     assert "jobs.py:2:42: TL101" in report["out"]
 

@@ -186,6 +186,8 @@ def _with_options(settings: Settings, args: argparse.Namespace) -> Settings:
         changes["respect_gitignore"] = args.respect_gitignore
     if getattr(args, "unsafe_fixes", False):
         changes["unsafe_fixes"] = True
+    if getattr(args, "no_project", False):
+        changes["project"] = False
     if args.exclude is not None:
         changes["exclude"] = tuple(_from_cwd(pattern) for pattern in args.exclude)
     if args.extend_exclude is not None:
@@ -613,9 +615,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     linted: List[str] = []  # the files in the order of their results
     for group, members in groups.items():  # one run per configuration
         source = stdin_source if STDIN in members else None
-        results += run(members, group, args.fix or args.diff, stdin_name, jobs, cache, source)
+        results += run(members, group, args.fix or args.diff, stdin_name, jobs, cache, source,
+                       preload=settings.project)
         linted += members
-    if settings.project and not args.no_project and results:
+    if settings.project and results:
         project = Project(root, settings, settings_for,
                           None if resolver is None else resolver.for_directory, stdin_name,
                           args.stdin_filename, stdin_source, jobs, cache)

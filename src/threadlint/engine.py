@@ -431,7 +431,7 @@ def _applicable(fixes: List[Tuple[Finding, Report]], settings: Settings) -> List
 
 def _lint_source(path: str, source: bytes, settings: Settings, fix: bool,
                  context: Optional[Context] = None) -> LintResult:
-    summaries: List[Dict[str, Any]] = []
+    summaries: Optional[List[Dict[str, Any]]] = [] if settings.project else None
     findings, fixes, errors, module, dead = _analyse(path, source, settings, context, summaries)
     fixes = _applicable(fixes, settings)
     if context is not None and context.witnesses:

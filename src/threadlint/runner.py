@@ -288,15 +288,21 @@ _OUT_OF_MEMORY_SIGNALS = {-getattr(signal, name) for name in ("SIGABRT", "SIGSEG
                           if hasattr(signal, name)}
 
 
-def _run_contained(tasks: Sequence[Task], settings: Settings, fix: bool) -> Dict[int, LintResult]:
+def _run_contained(tasks: Sequence[Task], settings: Settings, fix: bool,
+                   preload: bool = False) -> Dict[int, LintResult]:
     """Lint ``tasks`` in order in one child process; when it dies or
-    overruns a file's budget, name that file and go on in a new child."""
+    overruns a file's budget, name that file and go on in a new child.
+    ``preload``: the run will start more children (whole-project analysis
+    lints in several passes): where children are forked, import the engine
+    here once, so that none of them imports libcst again."""
     results: Dict[int, LintResult] = {}
     pending: Deque[Task] = deque(tasks)
     budget = settings.file_timeout + GRACE_SECONDS if settings.file_timeout else None
     import multiprocessing
 
     context = multiprocessing.get_context()
+    if preload and tasks and context.get_start_method() == "fork":
+        import threadlint.engine  # noqa: F401
     while pending:
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(target=_contained_child, args=(sender, list(pending), settings, fix,
@@ -466,10 +472,12 @@ def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int,
 
 def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: int = 1,
         cache: Optional[Cache] = None, stdin_source: Optional[bytes] = None,
-        contexts: Optional[Dict[str, Context]] = None) -> List[Tuple[LintResult, bool]]:
+        contexts: Optional[Dict[str, Context]] = None,
+        preload: bool = False) -> List[Tuple[LintResult, bool]]:
     """Lint ``files``; results in the same order, each with "was unreadable".
     ``stdin_source``: standard input's bytes, when the caller has read them;
-    ``contexts``: what whole-project analysis found, by file."""
+    ``contexts``: what whole-project analysis found, by file; ``preload``:
+    more runs will follow (see :func:`_run_contained`)."""
     results: List[Optional[Tuple[LintResult, bool]]] = [None] * len(files)
     # When a pool may be used, the first read keeps no bytes, so that the
     # workers can be forked before the parent holds every file (see
@@ -490,7 +498,7 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
             # child process and for importing the engine (and libcst) in it.
             linted, parse = _triage(todo, settings, fix)
             if parse:
-                linted.update(_run_contained(parse, settings, fix))
+                linted.update(_run_contained(parse, settings, fix, preload))
     finally:
         if pool is not None:
             pool.shutdown(wait=True)

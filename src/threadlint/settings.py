@@ -139,7 +139,8 @@ class Settings:
 
     def options_key(self) -> str:
         """The settings rules read, for the cache key."""
-        return f"prose={self.contracts_from_prose} ratio={self.guarded_ratio!r}"
+        return (f"prose={self.contracts_from_prose} ratio={self.guarded_ratio!r}"
+                + ("" if self.project else " single-file"))
 
     def enabled_codes(self, path: str) -> FrozenSet[str]:
         return _enabled_codes(self, path)

@@ -89,7 +89,7 @@ def _lint(project: Project, files: List[str], fix: bool,
         source = project.stdin_source if STDIN in members else None
         for file, (result, _unreadable) in zip(members, run(members, group, fix, project.stdin_name,
                                                              project.jobs, project.cache, source,
-                                                             contexts)):
+                                                             contexts, preload=True)):
             found[file] = result
     return found
 
@@ -110,7 +110,6 @@ def whole_project(project: Project, linted: Sequence[str], results: Results, fix
         runner_name[shown] = file
         summaries[shown] = result.summary
     named = set(runner_name)
-    named_files = set(runner_name.values())
     others = _relevant(_other_files(project, seen), list(runner_name), project)
     if others:
         only = Context(summary_only=True)
@@ -121,7 +120,9 @@ def whole_project(project: Project, linted: Sequence[str], results: Results, fix
 
     def summarize(wanted: List[str]) -> Mapping[str, Optional[Dict[str, Any]]]:
         files = {runner_name[shown]: shown for shown in wanted if shown in runner_name}
-        forced = {file: Context(force=True, summary_only=file not in named_files) for file in files}
+        # Only the summary: a named file among them is linted again below
+        # if threads reach it (that is why the index asks for it).
+        forced = {file: Context(force=True, summary_only=True) for file in files}
         return {files[file]: result.summary
                 for file, result in _lint(project, list(files), False, forced).items()}
 
