@@ -504,13 +504,23 @@ def _add_noqa(results: List[Tuple[LintResult, bool]], settings_for: Callable[[st
     return EXIT_FINDINGS if left else EXIT_CLEAN
 
 
-def _graph(form: str, index: Index, results: List[Tuple[LintResult, bool]], failed: bool) -> int:
-    """``--graph``: the project's thread map on stdout instead of the findings."""
+def _graph(form: str, index: Index, results: List[Tuple[LintResult, bool]], output_file: Optional[str],
+           failed: bool) -> int:
+    """``--graph``: the project's thread map instead of the findings."""
     for result, _unreadable in results:
         for error in result.errors:
             sys.stderr.write(f"threadlint: {'warning' if error.warning else 'error'}: {error}\n")
             failed = failed or not error.warning
-    sys.stdout.write(render_dot(index) if form == "dot" else render_mermaid(index))
+    text = render_dot(index) if form == "dot" else render_mermaid(index)
+    if output_file is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            write_atomically(output_file, text.encode("utf-8"))
+        except OSError as exc:
+            sys.stderr.write(f"threadlint: error: --output-file: cannot write {output_file}: "
+                             f"{exc.strerror or exc}\n")
+            failed = True
     return EXIT_ERROR if failed else EXIT_CLEAN
 
 
@@ -646,7 +656,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if cache is not None:
         cache.prune()
     if args.graph:
-        return _graph(args.graph, index or Index({}, {}), results, failed)
+        return _graph(args.graph, index or Index({}, {}), results, args.output_file, failed)
     if args.add_noqa:
         return _add_noqa(results, settings_for, failed)
     if args.diff:

@@ -3,7 +3,8 @@
 Drawn from the whole-project :class:`~threadlint.project.Index`: each thread
 root (what starts a thread, and where), the functions threads reach, grouped
 by module, and the witness tree (the first way the index found to each
-function: root -> first function, then caller -> callee). Where the
+function: root -> first function, then caller -> callee), with the other
+calls between those functions that resolve, dashed. Where the
 summaries say which locks a function takes (``"locks"``) or which globals it
 changes (``"state"``), the function's box says so too; lock-order edges
 (``Index.lock_edges``, when the index has them) are drawn between locks,
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Sequence, Set, Tuple
 
 from threadlint.project import Index, Node, Root
 
@@ -42,6 +43,8 @@ class _Map:
     locks: List[Tuple[str, str]] = field(default_factory=list)
     #: (from id, to id) along the witness tree, roots first.
     calls: List[Tuple[str, str]] = field(default_factory=list)
+    #: (caller id, callee id): the other resolved calls between reached functions.
+    also: List[Tuple[str, str]] = field(default_factory=list)
     #: (outer id, inner id, where, inverted).
     orders: List[Tuple[str, str, str, bool]] = field(default_factory=list)
 
@@ -67,6 +70,24 @@ def _unit_facts(index: Index, node: Node) -> List[str]:
         if names:
             lines.append(f"{key}: {', '.join(names)}")
     return lines
+
+
+def _callees(index: Index, node: Node) -> Set[Node]:
+    """The functions ``node`` calls that resolve to one function (as the
+    index follows calls: the same file's, and imported names)."""
+    path, unit = node
+    summary = index.summaries.get(path)
+    units = summary.get("units") if isinstance(summary, dict) else None
+    edges = units.get(unit) if isinstance(units, dict) else None
+    if not isinstance(edges, dict):
+        return set()
+    found = {(path, callee) for callee in _strings(edges.get("calls", []))}
+    for names in edges.get("ext", []) if isinstance(edges.get("ext"), list) else []:
+        targets = {target for target in (index.resolve(path, name) for name in _strings(names))
+                   if target is not None}
+        if len(targets) == 1:
+            found.add(targets.pop())
+    return found
 
 
 def _root_key(root: Root) -> Tuple[str, int, int, str, str]:
@@ -124,6 +145,9 @@ def _build(index: Index) -> _Map:
     calls.update((node_id[previous], node_id[node]) for node, previous in index.parent.items()
                  if previous is not None and previous in node_id)
     drawn.calls = sorted(calls, key=lambda edge: (order[edge[0]], order[edge[1]]))
+    also = {(node_id[node], node_id[callee]) for node in node_id for callee in _callees(index, node)
+            if callee in node_id and index.parent.get(callee) != node}
+    drawn.also = sorted(also - calls, key=lambda edge: (order[edge[0]], order[edge[1]]))
 
     edges = _lock_edges(index)
     lock_id: Dict[str, str] = {}
@@ -161,12 +185,13 @@ def render_dot(index: Index) -> str:
         out.append("  }")
     out += [f"  {ident} [label={dot_string(name)}, shape=hexagon];" for ident, name in drawn.locks]
     out += [f"  {source} -> {target};" for source, target in drawn.calls]
+    out += [f"  {source} -> {target} [style=dashed];" for source, target in drawn.also]
     for outer, inner, where, inverted in drawn.orders:
         if inverted:
             out.append(f"  {outer} -> {inner} [label={dot_string('inversion at ' + where)}, "
                        f"color=red, fontcolor=red, penwidth=2];")
         else:
-            out.append(f"  {outer} -> {inner} [label={dot_string(where)}, style=dashed];")
+            out.append(f"  {outer} -> {inner} [label={dot_string(where)}];")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -204,8 +229,10 @@ def render_mermaid(index: Index) -> str:
         out.append("  end")
     out += [f"  {ident}{{{{{_mermaid_label([name])}}}}}" for ident, name in drawn.locks]
     out += [f"  {source} --> {target}" for source, target in drawn.calls]
+    out += [f"  {source} -.-> {target}" for source, target in drawn.also]
     inversions = []
-    for link, (outer, inner, where, inverted) in enumerate(drawn.orders, len(drawn.calls)):
+    for link, (outer, inner, where, inverted) in enumerate(drawn.orders,
+                                                           len(drawn.calls) + len(drawn.also)):
         if inverted:
             inversions.append(str(link))
             out.append(f"  {outer} -.->|{_mermaid_label(['inversion at ' + where])}| {inner}")
