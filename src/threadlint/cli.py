@@ -20,6 +20,7 @@ from threadlint.config import Resolver, find_config, load_settings
 from threadlint.discovery import STDIN, discover
 from threadlint.findings import FileError, Finding, LintResult
 from threadlint.fixwrite import FixNotWritten, Writer
+from threadlint.graph import GRAPH_FORMATS, render_dot, render_mermaid
 from threadlint.output import (
     DOCUMENT_FORMATS,
     FORMATS,
@@ -31,6 +32,7 @@ from threadlint.output import (
     write_fixes,
     write_statistics,
 )
+from threadlint.project import Index
 from threadlint.runner import read_source, run, write_atomically
 from threadlint.settings import Settings, SettingsError, validate_patterns, validate_selectors
 from threadlint.workspace import Project, whole_project
@@ -107,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the project the named files belong to (default: the configuration "
                               "file's directory, else the nearest directory above them with "
                               "pyproject.toml, setup.cfg or .git)")
+    project.add_argument("--graph", choices=GRAPH_FORMATS, metavar="FORMAT",
+                         help="print the project's thread map (roots, the functions threads reach, "
+                              "by module) as dot or mermaid instead of the findings")
     out = parser.add_argument_group("output")
     out.add_argument("--output-format", choices=FORMATS, default="concise", metavar="FORMAT",
                      help="concise (path:line:col: CODE message, the default), full (with the "
@@ -188,6 +193,8 @@ def _with_options(settings: Settings, args: argparse.Namespace) -> Settings:
         changes["unsafe_fixes"] = True
     if getattr(args, "no_project", False):
         changes["project"] = False
+    if getattr(args, "graph", None):
+        changes["project"] = True  # the picture is of the whole-project pass
     if args.exclude is not None:
         changes["exclude"] = tuple(_from_cwd(pattern) for pattern in args.exclude)
     if args.extend_exclude is not None:
@@ -501,6 +508,26 @@ def _add_noqa(results: List[Tuple[LintResult, bool]], settings_for: Callable[[st
     return EXIT_FINDINGS if left else EXIT_CLEAN
 
 
+def _graph(form: str, index: Index, results: List[Tuple[LintResult, bool]], output_file: Optional[str],
+           failed: bool) -> int:
+    """``--graph``: the project's thread map instead of the findings."""
+    for result, _unreadable in results:
+        for error in result.errors:
+            sys.stderr.write(f"threadlint: {'warning' if error.warning else 'error'}: {error}\n")
+            failed = failed or not error.warning
+    text = render_dot(index) if form == "dot" else render_mermaid(index)
+    if output_file is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            write_atomically(output_file, text.encode("utf-8"))
+        except OSError as exc:
+            sys.stderr.write(f"threadlint: error: --output-file: cannot write {output_file}: "
+                             f"{exc.strerror or exc}\n")
+            failed = True
+    return EXIT_ERROR if failed else EXIT_CLEAN
+
+
 def _diff(results: List[Tuple[LintResult, bool]], quiet: bool, unsafe_fixes: bool,
           failed: bool) -> int:
     """``--diff``: each file's fixes as a unified diff on stdout, nothing
@@ -563,6 +590,12 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         sys.stderr.write(f"threadlint: error: --add-noqa edits files in place: it cannot be "
                          f"combined with {other}\n")
         return EXIT_ERROR
+    if args.graph and (args.no_project or args.fix or args.diff or args.add_noqa):
+        other = ("--no-project" if args.no_project else "--fix" if args.fix
+                 else "--diff" if args.diff else "--add-noqa")
+        sys.stderr.write(f"threadlint: error: --graph draws the whole-project pass: it cannot be "
+                         f"combined with {other}\n")
+        return EXIT_ERROR
     stdin_name = args.stdin_filename or "<stdin>"
 
     def settings_for(path: str) -> Settings:
@@ -618,13 +651,17 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         results += run(members, group, args.fix or args.diff, stdin_name, jobs, cache, source,
                        preload=settings.project)
         linted += members
+    index: Optional[Index] = None
     if settings.project and results:
         project = Project(root, settings, settings_for,
                           None if resolver is None else resolver.for_directory, stdin_name,
                           args.stdin_filename, stdin_source, jobs, cache)
         results = whole_project(project, linted, results, args.fix or args.diff)
+        index = project.index
     if cache is not None:
         cache.prune()
+    if args.graph:
+        return _graph(args.graph, index or Index({}, {}), results, args.output_file, failed)
     if args.add_noqa:
         return _add_noqa(results, settings_for, failed)
     if args.diff:

@@ -498,7 +498,7 @@ class Index:
         return edge.line, edge.col, "TL401", message, tuple(steps)
 
     # -- reachability ------------------------------------------------------------
-    def _roots(self) -> List[Tuple[Root, Node, bool]]:
+    def roots(self) -> List[Tuple[Root, Node, bool]]:
         """Each root, the function it starts, and whether that function is
         handed over from outside its file (a fact its file needs)."""
         roots: List[Tuple[Root, Node, bool]] = []
@@ -529,7 +529,7 @@ class Index:
         the first root to reach a function is its witness."""
         self.handed: Set[Node] = set()
         queue: Deque[Node] = deque()
-        for root, node, handed in self._roots():
+        for root, node, handed in self.roots():
             if node in self.parent:
                 continue
             self.parent[node] = None

@@ -110,11 +110,16 @@ def whole_project(project: Project, linted: Sequence[str], results: Results, fix
         runner_name[shown] = file
         summaries[shown] = result.summary
     named = set(runner_name)
-    others = _relevant(_other_files(project, seen), list(runner_name), project)
+    everything = _other_files(project, seen)
+    # Every other file can be summarised when the index asks for it (a named
+    # file calls into it); those that may lead to a named file are now.
+    for file in everything:
+        runner_name[file] = file
+        summaries[file] = None
+    others = _relevant(everything, list(named), project)
     if others:
         only = Context(summary_only=True)
         for file, result in _lint(project, others, False, {file: only for file in others}).items():
-            runner_name[file] = file
             summaries[file] = result.summary
     names = {shown: module_names(shown, project.root) for shown in runner_name}
 
