@@ -180,7 +180,8 @@ def test_a_warm_run_does_not_import_libcst(tmp_path: Path) -> None:
     cold = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, timeout=120)
     warm = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, timeout=120)
     assert b"linted: " in cold.stderr and b"linted: " not in warm.stderr
-    assert b"libcst imported: False" in cold.stderr
+    # (A cold run imports the engine in the parent before forking its first
+    # child, for the later passes of whole-project analysis: tests/test_startup.py.)
     assert b"libcst imported: False" in warm.stderr
     assert warm.stdout == cold.stdout and cold.stdout.count(b"\n") > 20
     assert warm.returncode == cold.returncode == 1

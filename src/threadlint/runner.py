@@ -288,6 +288,15 @@ _OUT_OF_MEMORY_SIGNALS = {-getattr(signal, name) for name in ("SIGABRT", "SIGSEG
                           if hasattr(signal, name)}
 
 
+def _preload() -> None:
+    """Where children are forked, import the engine (and libcst) here, once:
+    the children of every later pass start with it."""
+    import multiprocessing
+
+    if multiprocessing.get_start_method() == "fork":
+        import threadlint.engine  # noqa: F401
+
+
 def _run_contained(tasks: Sequence[Task], settings: Settings, fix: bool,
                    preload: bool = False) -> Dict[int, LintResult]:
     """Lint ``tasks`` in order in one child process; when it dies or
@@ -301,8 +310,8 @@ def _run_contained(tasks: Sequence[Task], settings: Settings, fix: bool,
     import multiprocessing
 
     context = multiprocessing.get_context()
-    if preload and tasks and context.get_start_method() == "fork":
-        import threadlint.engine  # noqa: F401
+    if preload and tasks:
+        _preload()
     while pending:
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(target=_contained_child, args=(sender, list(pending), settings, fix,
@@ -487,6 +496,8 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
     todo, keys = _read(files, range(len(files)), settings, fix, stdin_name, cache, results,
                        keep=not may_pool, stdin_source=stdin_source, contexts=contexts)
     pooled = jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL
+    if pooled and preload:
+        _preload()
     pool = _forked_pool(jobs, settings) if pooled else None
     if may_pool:
         todo, keys = _reread(files, todo, settings, fix, stdin_name, cache, results, contexts)

@@ -173,13 +173,16 @@ class Objects(Provider):
         return known
 
     def _construction_of(self, unit: Unit) -> bool:
-        if unit in self._entry_units or unit in self._reached:
+        # Reached by a thread only through `Cls()` (a thread that builds an
+        # object) is still construction: the new object is that thread's own
+        # until it hands it over. A thread entry is never construction.
+        if unit in self._entry_units:
             return False
         method = self.method_of(unit)
         if method is None:
             return False
         if method.name.value in CONSTRUCTION:
-            return True
+            return method is unit or unit not in self._reached
         if method is not unit or self.is_public(unit):
             return False
         callers = [caller for caller, _, _ in self._callers.get(unit, ())]

@@ -154,13 +154,20 @@ class Threads(Provider):
                 self.foreign_calls.setdefault(caller, []).append(
                     ForeignCall(names, held, tuple(strong(keys)), call))
 
-    def _foreign_names(self, expr: cst.BaseExpression) -> Tuple[str, ...]:
+    def _foreign_names(self, expr: cst.BaseExpression, handed: bool = False) -> Tuple[str, ...]:
         """What ``expr`` names through an import (never a builtin): a dotted
         name (``cache.put``), or a method of an object every value of which
-        an imported class made (``store.add``, with ``store = cache.Store()``)."""
+        an imported class made (``store.add``, with ``store = cache.Store()``):
+        when the object is handed to a thread (``handed``), or is a module
+        global; an object a function makes and calls is that function's own,
+        and calling it makes its class no one else's business."""
         found = {name for name in self.names.qualified_names(expr) if not name.startswith("builtins.")}
         receiver = expr.value if isinstance(expr, cst.Attribute) else None
-        if not found and isinstance(expr, cst.Attribute) and isinstance(receiver, (cst.Name, cst.Attribute)):
+        shared = handed or (isinstance(receiver, cst.Name) and bool(self.names.bindings(receiver))
+                            and all(binding.scope is self.names.module_scope
+                                    for binding in self.names.bindings(receiver)))
+        if not found and shared and isinstance(expr, cst.Attribute) \
+                and isinstance(receiver, (cst.Name, cst.Attribute)):
             values = self.names.assigned_values(receiver)
             if values and all(isinstance(value, cst.Call) for value in values):
                 made = {frozenset(self.names.qualified_names(cast(cst.Call, value).func))
@@ -405,7 +412,7 @@ class Threads(Provider):
             target = target.args[0].value
         if not isinstance(target, (cst.Name, cst.Attribute)) or self._handing is None:
             return
-        names = self._foreign_names(target)
+        names = self._foreign_names(target, handed=True)
         if names:
             label = self.names.module.code_for_node(target) if isinstance(target, cst.Attribute) \
                 else target.value
