@@ -70,12 +70,16 @@ def test_a_file_that_needs_a_parse_is_linted_in_a_child(tmp_path: Path) -> None:
     assert report["libcst"] is False  # the parent never imports it
     assert len(report["started"]) == 1
     assert "jobs.py:2:42: TL101" in report["out"]
-    # Whole-project analysis may lint in several passes: the parent imports
-    # the engine once, before forking the first child, so none imports it again.
-    report = _probe(tmp_path, "plain.py", "jobs.py")
+    # The later passes of whole-project analysis (here: summarising
+    # plain.py, which jobs.py calls into) fork their children from a parent
+    # that imported the engine once, so none imports it again.
+    (tmp_path / "jobs.py").write_text("import threading\nimport plain\n"
+                                      "t = threading.Thread(target=plain.main, args=(1))\n")
+    (tmp_path / "plain.py").write_text("def main(n):\n    return n\n")
+    report = _probe(tmp_path, "--project-root", ".", "plain.py", "jobs.py")
     assert report["libcst"] is (multiprocessing.get_start_method() == "fork")
-    assert len(report["started"]) == 1
-    assert "jobs.py:2:42: TL101" in report["out"]
+    assert len(report["started"]) == 3  # the first pass, the summary, plain.py again
+    assert "jobs.py:3:47: TL101" in report["out"]
 
 
 def _sources() -> list:

@@ -648,8 +648,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     linted: List[str] = []  # the files in the order of their results
     for group, members in groups.items():  # one run per configuration
         source = stdin_source if STDIN in members else None
-        results += run(members, group, args.fix or args.diff, stdin_name, jobs, cache, source,
-                       preload=settings.project)
+        results += run(members, group, args.fix or args.diff, stdin_name, jobs, cache, source)
         linted += members
     index: Optional[Index] = None
     if settings.project and results:

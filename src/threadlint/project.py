@@ -302,8 +302,9 @@ class Index:
         base = package[:len(package) - (dots - 1)]
         return ".".join(base + ([rest] if rest else []))
 
-    def resolve(self, path: str, name: str, depth: int = 0) -> Optional[Node]:
-        """The project function ``name`` (as imported in ``path``) is."""
+    def resolve(self, path: str, name: str, depth: int = 0, ask: bool = True) -> Optional[Node]:
+        """The project function ``name`` (as imported in ``path``) is. A
+        module with no summary is asked for (``missing``) when ``ask``."""
         absolute = self._absolute(path, name)
         if absolute is None or depth > _MAX_REEXPORTS:
             return None
@@ -315,21 +316,23 @@ class Index:
             remainder = parts[split:]
             summary = self.summaries.get(target)
             if summary is None:
-                self.missing.add(target)
+                if ask:
+                    self.missing.add(target)
                 return None
             unit = ".".join(remainder)
             if unit in self._defs.get(target, ()):
                 return target, unit
             imported = summary["imports"].get(remainder[0])
             if imported is not None:
-                return self.resolve(target, ".".join([imported, *remainder[1:]]), depth + 1)
+                return self.resolve(target, ".".join([imported, *remainder[1:]]), depth + 1, ask)
             return None
         return None
 
-    def _resolve_any(self, path: str, names: Iterable[str]) -> Optional[Node]:
+    def _resolve_any(self, path: str, names: Iterable[str], ask: bool = True) -> Optional[Node]:
         """The one function ``names`` resolve to (None when they resolve to
         none or to several)."""
-        found = {node for node in (self.resolve(path, name) for name in names) if node is not None}
+        found = {node for node in (self.resolve(path, name, ask=ask) for name in names)
+                 if node is not None}
         return found.pop() if len(found) == 1 else None
 
     def _handler_methods(self, path: str, names: Iterable[str]) -> List[Node]:
@@ -401,14 +404,16 @@ class Index:
         if not summary:
             return []
         edges = summary["units"].get(unit) or {"calls": [], "ext": []}
+        # A module the first pass did not parse imports no lock constructor:
+        # it takes no module-level lock of its own, and is not asked for.
         found = [(path, callee) for callee in edges["calls"]]
         for names in edges["ext"]:
-            target = self._resolve_any(path, names)
+            target = self._resolve_any(path, names, ask=False)
             if target is not None:
                 found.append(target)
         for caller, _locks, names, _line, _col in summary["held"]:
             if caller == unit:
-                target = self._resolve_any(path, names)
+                target = self._resolve_any(path, names, ask=False)
                 if target is not None:
                     found.append(target)
         return found
@@ -445,7 +450,7 @@ class Index:
                 if held is not None and taken is not None and held != taken:
                     edges.append(LockEdge(held, taken, path, line, col))
             for _unit, locks, names, line, col in summary["held"]:
-                target = self._resolve_any(path, names)
+                target = self._resolve_any(path, names, ask=False)
                 if target is None:
                     continue
                 for lock, where in sorted(self.acquired(target).items()):

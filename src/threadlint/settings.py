@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -76,22 +77,33 @@ def glob_matches(path: str, pattern: str, root: str) -> bool:
 def matches_any(path: str, patterns: Sequence[str], root: str) -> bool:
     """Whether any of ``patterns`` matches ``path`` (its name, its path relative
     to ``root``, or its absolute path); a directory pattern covers what is below."""
+    names, paths = _compiled(tuple(patterns))
     name = os.path.basename(path.rstrip("/\\")) or path
-    if any(_fnmatch(name, pattern) for pattern in patterns):
+    if names.match(fold_case(name)):
         return True
     absolute = os.path.abspath(path)
     try:
         relative = os.path.relpath(absolute, root)
     except ValueError:  # another drive on Windows
         relative = absolute
-    relative = relative.replace(os.sep, "/")
-    absolute = absolute.replace(os.sep, "/")
+    relative = fold_case(relative.replace(os.sep, "/"))
+    absolute = fold_case(absolute.replace(os.sep, "/"))
+    return bool(paths.match(relative) or paths.match(absolute))
+
+
+@lru_cache(maxsize=256)
+def _compiled(patterns: Tuple[str, ...]) -> Tuple[re.Pattern[str], re.Pattern[str]]:
+    """``patterns`` as two regular expressions (one test per path instead of
+    one per pattern; a walk asks for every directory): for a name, and for a
+    path, where a pattern also covers what is below what it matches."""
+    never = r"(?!)"
+    names = [fnmatch.translate(fold_case(pattern)) for pattern in patterns]
+    paths = []
     for pattern in patterns:
-        pattern = pattern.replace(os.sep, "/").rstrip("/")
-        for candidate in (relative, absolute):
-            if _fnmatch(candidate, pattern) or _fnmatch(candidate, pattern + "/*"):
-                return True
-    return False
+        pattern = fold_case(pattern.replace(os.sep, "/").rstrip("/"))
+        paths += [fnmatch.translate(pattern), fnmatch.translate(pattern + "/*")]
+    return (re.compile("|".join(f"(?:{p})" for p in names) or never),
+            re.compile("|".join(f"(?:{p})" for p in paths) or never))
 
 
 @dataclass(frozen=True)
