@@ -91,3 +91,14 @@ def record_linted(patch: pytest.MonkeyPatch, log: Path) -> LintedFiles:
 
     patch.setattr(runner, "lint_source", recording)
     return LintedFiles(log)
+
+
+def readme_console(heading: str) -> Tuple[str, List[str]]:
+    """The first ``console`` block of the README section under ``heading``
+    (``## Whole-project analysis``): its command and the lines it shows."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    level = heading.split(" ", 1)[0]
+    section = readme.split(f"\n{heading}\n", 1)[1].split(f"\n{level} ", 1)[0]
+    block = section.split("```console\n", 1)[1].split("```", 1)[0]
+    command, *shown = block.splitlines()
+    return command, shown

@@ -13,7 +13,7 @@ import pytest
 from threadlint.graph import mermaid_text, render_dot, render_mermaid
 from threadlint.project import Index
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, readme_console, run_cli
 
 CHAIN = ROOT / "fixtures" / "projects" / "chain"
 
@@ -270,10 +270,7 @@ def test_mermaid_text(text: str, escaped: str) -> None:
 
 
 def test_readme_example_is_real() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n### A picture of the project\n", 1)[1].split("\n## ", 1)[0]
-    block = section.split("```console\n", 1)[1].split("```", 1)[0]
-    command, *shown = block.splitlines()
+    command, shown = readme_console("### A picture of the project")
     assert command == "$ threadlint --graph mermaid app"
     out = run_cli(["--no-cache", "--graph", "mermaid", "app"], cwd=CHAIN).stdout.decode()
     assert shown and shown == out.splitlines()[:len(shown)]

@@ -15,7 +15,7 @@ import pytest
 
 from threadlint.project import EntrySpec, Index, module_names, parse_entry, valid_summary
 
-from conftest import ROOT, expected_findings, run_cli
+from conftest import ROOT, expected_findings, readme_console, run_cli
 
 PROJECTS_DIR = ROOT / "fixtures" / "projects"
 PROJECTS = sorted(p for p in PROJECTS_DIR.iterdir() if p.is_dir())
@@ -270,10 +270,7 @@ def test_a_malformed_summary_is_refused(junk: object) -> None:
 
 
 def test_readme_example_is_real() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Whole-project analysis\n", 1)[1].split("\n## ", 1)[0]
-    block = section.split("```console\n", 1)[1].split("```", 1)[0]
-    command, *shown = block.splitlines()
+    command, shown = readme_console("## Whole-project analysis")
     assert command == "$ threadlint app/cache.py"
     out = run_cli(["--no-cache", "app/cache.py"], cwd=PROJECTS_DIR / "chain").stdout.decode()
     assert shown == out.splitlines()[:len(shown)]

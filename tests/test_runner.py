@@ -52,6 +52,28 @@ def test_parallel_output_is_identical_to_serial(project: List[str]) -> None:
     assert sum(len(r.findings) for r, _ in serial) > 20
 
 
+def test_a_kept_pool_serves_the_next_pass(project: List[str]) -> None:
+    """Whole-project analysis lints in passes: the pool of the first is kept
+    (its workers have libcst imported) and serves the next, even for fewer
+    files than a pool is started for; a failed pass never keeps one."""
+    settings = Settings(root="/")
+    workers = runner.Workers()
+    try:
+        first = runner.run(project, settings, False, "<stdin>", jobs=2, workers=workers)
+        pool = workers.take()
+        assert pool is not None
+        workers.keep(pool)
+        few = project[:3]
+        second = runner.run(few, settings, False, "<stdin>", jobs=2, workers=workers)
+        assert workers.take() is pool
+        workers.keep(pool)
+        assert summary(second) == summary(first)[:3]
+        assert summary(first) == summary(runner.run(project, settings, False, "<stdin>", jobs=1))
+    finally:
+        workers.close()
+    assert workers.take() is None
+
+
 @pytest.mark.slow
 def test_standard_input_among_pooled_files_is_read_once(project: List[str], monkeypatch,
                                                          tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from threadlint.output import (
     write_statistics,
 )
 from threadlint.project import Index
-from threadlint.runner import read_source, run, write_atomically
+from threadlint.runner import Workers, read_source, run, write_atomically
 from threadlint.settings import Settings, SettingsError, validate_patterns, validate_selectors
 from threadlint.workspace import Project, whole_project
 
@@ -646,17 +646,24 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     jobs = args.jobs or os.cpu_count() or 1
     results: List[Tuple[LintResult, bool]] = []
     linted: List[str] = []  # the files in the order of their results
-    for group, members in groups.items():  # one run per configuration
-        source = stdin_source if STDIN in members else None
-        results += run(members, group, args.fix or args.diff, stdin_name, jobs, cache, source)
-        linted += members
     index: Optional[Index] = None
-    if settings.project and results:
-        project = Project(root, settings, settings_for,
-                          None if resolver is None else resolver.for_directory, stdin_name,
-                          args.stdin_filename, stdin_source, jobs, cache)
-        results = whole_project(project, linted, results, args.fix or args.diff)
-        index = project.index
+    # Whole-project analysis lints in passes: the pool of one serves the next.
+    workers = Workers() if settings.project else None
+    try:
+        for group, members in groups.items():  # one run per configuration
+            source = stdin_source if STDIN in members else None
+            results += run(members, group, args.fix or args.diff, stdin_name, jobs, cache, source,
+                           workers=workers)
+            linted += members
+        if settings.project and results:
+            project = Project(root, settings, settings_for,
+                              None if resolver is None else resolver.for_directory, stdin_name,
+                              args.stdin_filename, stdin_source, jobs, cache, workers=workers)
+            results = whole_project(project, linted, results, args.fix or args.diff)
+            index = project.index
+    finally:
+        if workers is not None:
+            workers.close()
     if cache is not None:
         cache.prune()
     if args.graph:

@@ -367,6 +367,29 @@ def _triage(tasks: Sequence[Task], settings: Settings, fix: bool) -> Tuple[Dict[
     return results, rest
 
 
+class Workers:
+    """The pool of one invocation: whole-project analysis lints in several
+    passes, and a pool kept from one pass to the next spares each a fork of
+    its workers and their import of libcst. ``close()`` ends it."""
+
+    def __init__(self) -> None:
+        self._pool: Optional[ProcessPoolExecutor] = None
+
+    def take(self) -> Optional[ProcessPoolExecutor]:
+        pool, self._pool = self._pool, None
+        return pool
+
+    def keep(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is not None and self._pool is not pool:
+            self._pool.shutdown(wait=True)
+        self._pool = pool
+
+    def close(self) -> None:
+        pool = self.take()
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
     processes = getattr(pool, "_processes", None) or {}
     for process in list(processes.values()):
@@ -434,7 +457,10 @@ def _forked_pool(jobs: int, settings: Settings) -> Optional[ProcessPoolExecutor]
 
 
 def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int,
-              first_pool: Optional[ProcessPoolExecutor] = None) -> Dict[int, LintResult]:
+              first_pool: Optional[ProcessPoolExecutor] = None,
+              workers: Optional[Workers] = None) -> Dict[int, LintResult]:
+    """Lint ``tasks`` in a pool; with ``workers``, the pool that served them
+    well is kept there for the next pass instead of being shut down."""
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
@@ -472,7 +498,10 @@ def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int,
                 for batch in inflight.values():
                     suspects.extend(batch)
                 _kill_workers(pool)
-            pool.shutdown(wait=not failed, cancel_futures=True)
+            if not failed and workers is not None and not queue:
+                workers.keep(pool)
+            else:
+                pool.shutdown(wait=not failed, cancel_futures=True)
     # A worker died or overran on one of these: again, in turn, so that the
     # culprit is named and the others keep their results.
     results.update(_run_contained(sorted(suspects, key=lambda task: task.index), settings, fix))
@@ -482,11 +511,12 @@ def _run_pool(tasks: List[Task], settings: Settings, fix: bool, jobs: int,
 def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: int = 1,
         cache: Optional[Cache] = None, stdin_source: Optional[bytes] = None,
         contexts: Optional[Dict[str, Context]] = None,
-        preload: bool = False) -> List[Tuple[LintResult, bool]]:
+        preload: bool = False, workers: Optional[Workers] = None) -> List[Tuple[LintResult, bool]]:
     """Lint ``files``; results in the same order, each with "was unreadable".
     ``stdin_source``: standard input's bytes, when the caller has read them;
     ``contexts``: what whole-project analysis found, by file; ``preload``:
-    more runs will follow (see :func:`_run_contained`)."""
+    more runs will follow (see :func:`_run_contained`); ``workers``: where a
+    pool is kept between the runs of one invocation."""
     results: List[Optional[Tuple[LintResult, bool]]] = [None] * len(files)
     # When a pool may be used, the first read keeps no bytes, so that the
     # workers can be forked before the parent holds every file (see
@@ -495,15 +525,17 @@ def run(files: List[str], settings: Settings, fix: bool, stdin_name: str, jobs: 
     may_pool = jobs > 1 and len(files) >= MIN_FILES_FOR_POOL
     todo, keys = _read(files, range(len(files)), settings, fix, stdin_name, cache, results,
                        keep=not may_pool, stdin_source=stdin_source, contexts=contexts)
-    pooled = jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL
-    if pooled and preload:
+    kept = workers.take() if workers is not None and todo else None
+    pooled = jobs > 1 and (len(todo) >= MIN_FILES_FOR_POOL or kept is not None)
+    if pooled and preload and kept is None:
         _preload()
-    pool = _forked_pool(jobs, settings) if pooled else None
+    pool = kept or (_forked_pool(jobs, settings) if pooled else None)
     if may_pool:
         todo, keys = _reread(files, todo, settings, fix, stdin_name, cache, results, contexts)
     try:
         if pooled:
-            linted = _run_pool(todo, settings, fix, jobs, pool)
+            linted = _run_pool(todo, settings, fix, jobs, pool, workers)
+            pool = None  # kept by the workers, or shut down
         else:
             # What needs no parse is answered here; only the rest pays for a
             # child process and for importing the engine (and libcst) in it.

@@ -27,7 +27,7 @@ from threadlint.cache import Cache
 from threadlint.discovery import STDIN, discover
 from threadlint.findings import LintResult
 from threadlint.project import Context, EntrySpec, Index, build, def_line, module_names, parse_entry
-from threadlint.runner import run
+from threadlint.runner import Workers, run
 from threadlint.settings import Settings
 
 Results = List[Tuple[LintResult, bool]]
@@ -50,6 +50,8 @@ class Project:
     cache: Optional[Cache]
     #: The index of the last whole-project pass (for ``--graph``).
     index: Optional[Index] = None
+    #: Where the pool of one pass is kept for the next.
+    workers: Optional[Workers] = None
 
 
 def _key(path: str) -> str:
@@ -89,7 +91,8 @@ def _lint(project: Project, files: List[str], fix: bool,
         source = project.stdin_source if STDIN in members else None
         for file, (result, _unreadable) in zip(members, run(members, group, fix, project.stdin_name,
                                                              project.jobs, project.cache, source,
-                                                             contexts, preload=True)):
+                                                             contexts, preload=True,
+                                                             workers=project.workers)):
             found[file] = result
     return found
 
