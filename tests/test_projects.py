@@ -159,10 +159,10 @@ def test_bad_project_options_are_one_line_and_exit_2(tmp_path: Path) -> None:
 def _summary(defs: List[str], units: Optional[Dict[str, Dict[str, list]]] = None,
              entries: tuple = (), foreign: tuple = (), imports: Optional[Dict[str, str]] = None,
              classes: Optional[Dict[str, List[str]]] = None, acquires: Optional[dict] = None,
-             held: tuple = ()) -> dict:
-    return {"format": 2, "defs": defs, "units": units or {}, "entries": list(entries),
+             held: tuple = (), touch: Optional[List[str]] = None) -> dict:
+    return {"format": 3, "defs": defs, "units": units or {}, "entries": list(entries),
             "foreign": list(foreign), "imports": imports or {}, "classes": classes or {},
-            "acquires": acquires or {}, "nestings": [], "held": list(held)}
+            "acquires": acquires or {}, "nestings": [], "held": list(held), "touch": touch}
 
 
 def _entry(names: List[str], line: int = 3) -> dict:
@@ -228,6 +228,18 @@ def test_calls_under_a_lock_and_constructions_are_not_followed() -> None:
         ("helper", "thread target", "go", " at main.py:9 -> main.go -> lib.helper"),)}
 
 
+def test_a_file_whose_reached_functions_touch_nothing_is_not_linted_again() -> None:
+    """Only a function that changes a global, touches `self`, tests and acts
+    or makes a lock can hold a finding about thread code."""
+    main = _summary(["go"], foreign=[_entry(["lib.pure"]), _entry(["lib.put"], 9)])
+    names = {"main.py": ["main"], "lib.py": ["lib"]}
+    for touch, expected in ((["helper"], set()), (["put"], {"pure", "put"}), (None, {"pure", "put"})):
+        lib = _summary(["pure", "put", "helper"], touch=touch)
+        contexts = Index({"main.py": main, "lib.py": lib}, names).contexts()
+        given = contexts["lib.py"].entries if "lib.py" in contexts else ()
+        assert {entry[0] for entry in given} == expected
+
+
 def test_a_missing_summary_is_asked_for_never_guessed() -> None:
     summaries = {"main.py": _summary(["go"], foreign=[_entry(["lib.put"])]), "lib.py": None}
     index = Index(summaries, {"main.py": ["main"], "lib.py": ["lib"]})
@@ -256,8 +268,8 @@ def test_parse_entry(text: str, parsed: object) -> None:
 
 
 @pytest.mark.parametrize("junk", [
-    None, [], {"format": 1}, {"format": 2}, _summary([1]),  # type: ignore[list-item]
-    {**_summary([]), "format": 1},
+    None, [], {"format": 1}, {"format": 3}, _summary([1]),  # type: ignore[list-item]
+    {**_summary([]), "format": 2}, {**_summary([]), "touch": [3]},
     {**_summary([]), "held": [["f", ["L"], ["m.g"], 0, 1]]},
     {**_summary([]), "acquires": {"f": [["L", 3]]}},
     {**_summary([]), "units": {"f": {"calls": [3], "ext": []}}},

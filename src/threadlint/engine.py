@@ -30,8 +30,12 @@ from threadlint.compat import module_extents, parse_unvalidated
 from threadlint.edits import fix_edit
 from threadlint.findings import MAX_SOURCE_LINES, FileError, Finding, Fix, LintResult
 from threadlint.model import Cursor, Model, Names, Provider, closure
+from threadlint.model.attributes import Attributes
+from threadlint.model.checks import Checks
 from threadlint.model.core import Options, schedule
+from threadlint.model.local_locks import LocalLocks
 from threadlint.model.lock_order import LockOrder
+from threadlint.model.mutations import Mutations
 from threadlint.model.threads import Threads
 from threadlint.noqa import Unused, comment_line, remove_unused
 from threadlint.noqa import add_noqa as add_noqa_comments
@@ -284,7 +288,8 @@ def _parse_and_run(path: str, source: bytes, encoding: str, rule_classes: List[T
     summary_only = context is not None and context.summary_only and summaries is not None
     if not rule_classes and not summary_only:
         return [], [], [], module
-    kinds = schedule(closure([Names, *([Threads, LockOrder] if summary_only else []),
+    kinds = schedule(closure([Names, *([Threads, LockOrder, Mutations, Attributes, Checks, LocalLocks]
+                                       if summary_only else []),
                               *(kind for rule in rule_classes for kind in rule.requires)]))
     recording = Recording(left_types([*kinds, *rule_classes])
                           | {t.__name__ for t in Cursor.TYPES})

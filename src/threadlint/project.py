@@ -158,7 +158,9 @@ def valid_summary(summary: Any) -> bool:
     """Whether ``summary`` has the shape :mod:`threadlint.summary` writes
     (a cache entry is untrusted input)."""
     try:
-        if not isinstance(summary, dict) or summary.get("format") != 2:
+        if not isinstance(summary, dict) or summary.get("format") != 3:
+            return False
+        if summary["touch"] is not None and not _strings(summary["touch"]):
             return False
         for unit, taken in summary["acquires"].items():
             if not isinstance(unit, str) or not all(_place(item, 1) for item in taken):
@@ -584,12 +586,15 @@ class Index:
         run: those a root in another file (or the configuration) hands over,
         and those called from another file's code that threads run."""
         found: Dict[str, List[Tuple[Tuple[str, str, str, str], Tuple[Step, ...]]]] = {}
+        reached: Dict[str, Set[str]] = {}
+        for path, unit in self.parent:
+            reached.setdefault(path, set()).add(unit)
         for node, previous in self.parent.items():
             path, unit = node
             if unit.startswith("#"):
                 continue
             crossing = node in self.handed if previous is None else previous[0] != path
-            if not crossing:
+            if not crossing or not self._may_matter(path, reached[path]):
                 continue
             root = self.root_of[node]
             entry = (unit, root.kind, root.label, self.via(node))
@@ -604,6 +609,14 @@ class Index:
             contexts[edge.path] = Context(current.entries, current.witnesses,
                                           findings=(*current.findings, self._inversion_finding(edge, other)))
         return contexts
+
+    def _may_matter(self, path: str, units: Set[str]) -> bool:
+        """Whether a function of ``path`` that threads reach could hold a
+        finding of a rule about thread code (``touch`` in the summary; not
+        known: it could)."""
+        summary = self.summaries.get(path)
+        touch = summary.get("touch") if summary else None
+        return touch is None or not units.isdisjoint(touch)
 
     def witness(self, node: Node) -> List[Step]:
         """The witness path as locations: the root's, then each function's file."""

@@ -33,14 +33,18 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from threadlint.model import Model, Names
+from threadlint.model.attributes import Attributes
+from threadlint.model.checks import Checks
 from threadlint.model.core import Unit
+from threadlint.model.local_locks import LocalLocks
 from threadlint.model.lock_order import LockOrder
+from threadlint.model.mutations import Mutations
 from threadlint.model.threads import Threads
 from threadlint.positions import spans
 from threadlint.walk import Recording
 
 #: The summary format; a summary of another format is not read.
-FORMAT = 2
+FORMAT = 3
 
 
 def summarize(model: Model, source: bytes, recording: Recording) -> Optional[Dict[str, Any]]:
@@ -99,7 +103,25 @@ def summarize(model: Model, source: bytes, recording: Recording) -> Optional[Dic
                "acquires": {}, "nestings": [], "held": []}
     if LockOrder in model:
         summary.update(_lock_facts(model, source, recording, ids, imports, unit_id))
+    summary["touch"] = _touching(model, unit_id)
     return summary
+
+
+def _touching(model: Model, unit_id: Callable[[Unit], str]) -> Optional[List[str]]:
+    """The functions a rule about thread code could report in: they change a
+    global, touch an attribute of ``self``, test and act, or make a lock of
+    their own. Made a thread entry by another module, a file whose reached
+    functions are none of these has nothing new to say, and is not linted
+    again. None when those facts were not computed."""
+    kinds = (Mutations, Attributes, Checks, LocalLocks)
+    if not all(kind in model for kind in kinds):
+        return None
+    units: Set[Unit] = {mutation.unit for mutation in model[Mutations].mutations}
+    units.update(access.unit for access in model[Attributes].accesses if access.unit is not None)
+    units.update(check.unit for check in model[Checks].found if check.unit is not None)
+    units.update(lock.scope.node for lock in model[LocalLocks].locks.values()
+                 if isinstance(lock.scope.node, (cst.FunctionDef, cst.Lambda)))
+    return sorted({unit_id(unit) for unit in units})
 
 
 def _lock_facts(model: Model, source: bytes, recording: Recording, ids: Dict[cst.FunctionDef, str],
