@@ -102,7 +102,7 @@ class LockEdge(NamedTuple):
     line: int
     col: int
     via: Optional[Node] = None
-    acquired: Optional[Tuple[str, int, int]] = None
+    acquired: Optional[Node] = None  # the function that takes ``inner``
 
 
 @dataclass(frozen=True)
@@ -158,12 +158,12 @@ def valid_summary(summary: Any) -> bool:
     """Whether ``summary`` has the shape :mod:`threadlint.summary` writes
     (a cache entry is untrusted input)."""
     try:
-        if not isinstance(summary, dict) or summary.get("format") != 3:
+        if not isinstance(summary, dict) or summary.get("format") != 5:
             return False
         if summary["touch"] is not None and not _strings(summary["touch"]):
             return False
         for unit, taken in summary["acquires"].items():
-            if not isinstance(unit, str) or not all(_place(item, 1) for item in taken):
+            if not isinstance(unit, str) or not _strings(taken):
                 return False
         if not all(_place(item, 2) for item in summary["nestings"]):
             return False
@@ -273,7 +273,7 @@ class Index:
         self.parent: Dict[Node, Optional[Node]] = {}
         self.root_of: Dict[Node, Root] = {}
         self._reach()
-        self._acquired_memo: Dict[Node, Dict[str, Tuple[str, int, int]]] = {}
+        self._acquired_memo: Dict[Node, Dict[str, Node]] = {}
         #: Every nesting of module-level locks in the project.
         self.nestings: List[LockEdge] = self._nestings()
         #: (outer, inner, path, line, inverted) of each nesting, for pictures.
@@ -420,22 +420,22 @@ class Index:
                     found.append(target)
         return found
 
-    def acquired(self, node: Node, depth: int = 0) -> Dict[str, Tuple[str, int, int]]:
+    def acquired(self, node: Node, depth: int = 0) -> Dict[str, Node]:
         """The module-level locks ``node`` takes when called, itself or
-        through calls, each with where (the first found)."""
+        through calls, each with the function that takes it (the first found)."""
         memo = self._acquired_memo.get(node)
         if memo is not None:
             return memo
-        found: Dict[str, Tuple[str, int, int]] = {}
+        found: Dict[str, Node] = {}
         self._acquired_memo[node] = found  # a cycle of calls adds nothing new
         path, unit = node
         summary = self.summaries.get(path)
         if not summary or depth > MAX_CALL_DEPTH:
             return found
-        for name, line, col in summary["acquires"].get(unit, ()):
+        for name in summary["acquires"].get(unit, ()):
             lock = self.lock_name(path, name)
             if lock is not None:
-                found.setdefault(lock, (path, line, col))
+                found.setdefault(lock, node)
         for callee in self._callees(node):
             for lock, where in self.acquired(callee, depth + 1).items():
                 found.setdefault(lock, where)
@@ -501,7 +501,9 @@ class Index:
                               f"`{other.inner}` taken inside `{other.outer}`")]
         for nesting in (other, edge):
             if nesting.acquired is not None:
-                steps.append((*nesting.acquired, f"`{nesting.inner}` acquired"))
+                path, unit = nesting.acquired
+                steps.append((path, *self.def_line(path, unit),
+                              f"`{nesting.inner}` acquired in `{self.qualified(nesting.acquired)}`"))
         return edge.line, edge.col, "TL401", message, tuple(steps)
 
     # -- reachability ------------------------------------------------------------
@@ -514,7 +516,10 @@ class Index:
             if not summary:
                 continue
             for entry in summary["entries"]:
-                root = Root(entry["kind"], entry["label"], path, entry["line"], entry["col"])
+                line, col = entry["line"], entry["col"]
+                if not line:  # a Thread subclass's run(): where it is defined
+                    line, col = self.def_line(path, entry["unit"])
+                root = Root(entry["kind"], entry["label"], path, line, col)
                 roots.append((root, (path, entry["unit"]), False))
             for entry in summary["foreign"]:
                 root = Root(entry["kind"], entry["label"], path, entry["line"], entry["col"])

@@ -44,7 +44,7 @@ from threadlint.positions import spans
 from threadlint.walk import Recording
 
 #: The summary format; a summary of another format is not read.
-FORMAT = 3
+FORMAT = 5
 
 
 def summarize(model: Model, source: bytes, recording: Recording) -> Optional[Dict[str, Any]]:
@@ -76,15 +76,19 @@ def summarize(model: Model, source: bytes, recording: Recording) -> Optional[Dic
             units.setdefault(unit_id(unit), {"calls": [], "ext": []})["ext"] = external
 
     own = [entry for entry in threads.entries if not entry.via]
+    # Where each is handed over; the `run()` of a Thread subclass, handed
+    # over by no call here, is placed by its `def` line (from the text, in
+    # the index: placing a whole method would cost as much as generating it).
     where: Dict[int, cst.CSTNode] = {}
     for index, entry in enumerate(own):
         handed = threads.handovers.get(entry.unit)
-        where[index] = handed[0][0] if handed else entry.unit
+        if handed:
+            where[index] = handed[0][0]
     nodes = list(where.values()) + [entry.call for entry in threads.foreign_entries]
     positions = spans(model.module, source, nodes, recording) if nodes else {}
     entries = []
     for index, entry in enumerate(own):
-        line, col = positions[where[index]][:2]
+        line, col = positions[where[index]][:2] if index in where else (0, 0)
         entries.append({"unit": unit_id(entry.unit), "kind": entry.kind, "label": entry.label,
                         "line": line, "col": col})
     foreign = []
@@ -137,15 +141,14 @@ def _lock_facts(model: Model, source: bytes, recording: Recording, ids: Dict[cst
         name = found[1]
         return "@" + imports[name] if name in imports else name
 
-    acquires: Dict[str, List[Tuple[str, cst.CSTNode]]] = {}
+    # Which locks, not where: placing every acquisition would cost a tenth of
+    # the lint of a lock-heavy file; a witness shows the function's `def`.
+    acquires: Dict[str, List[str]] = {}
     for unit, name in ids.items():
-        taken: Dict[str, cst.CSTNode] = {}
-        for acquisition, _chain in order.reached(unit):
-            found = lock(acquisition.unit, acquisition.key)
-            if found is not None and found not in taken:
-                taken[found] = acquisition.node
+        taken = {found for found in (lock(acquisition.unit, acquisition.key)
+                                     for acquisition, _chain in order.reached(unit)) if found}
         if taken:
-            acquires[name] = sorted(taken.items())
+            acquires[name] = sorted(taken)
     nestings: List[Tuple[str, str, cst.CSTNode]] = []
     for edge in order.edges:
         if edge.unit is None:
@@ -161,14 +164,10 @@ def _lock_facts(model: Model, source: bytes, recording: Recording, ids: Dict[cst
             locks = sorted({found for found in (lock(caller, key) for key in call.keys) if found})
             if locks:
                 held.append((unit_id(caller), locks, list(call.names), call.call))
-    nodes = [node for taken in acquires.values() for _, node in taken]
-    nodes += [site for _, _, site in nestings] + [node for _, _, _, node in held]
-    if not nodes:
-        return {}
-    at = spans(model.module, source, nodes, recording)
+    nodes = [site for _, _, site in nestings] + [node for _, _, _, node in held]
+    at = spans(model.module, source, nodes, recording) if nodes else {}
     return {
-        "acquires": {name: [[lock_name, *at[node][:2]] for lock_name, node in taken]
-                     for name, taken in acquires.items()},
+        "acquires": acquires,
         "nestings": [[outer, inner, *at[site][:2]] for outer, inner, site in nestings],
         "held": [[unit, locks, called, *at[node][:2]] for unit, locks, called, node in held],
     }
