@@ -31,8 +31,8 @@ CHAIN_DOT = r"""digraph threadlint {
   }
   subgraph cluster_2 {
     label="app.stats";
-    n3 [label="app.stats.add_total"];
-    n4 [label="app.stats.count"];
+    n3 [label="app.stats.add_total\nlocks: app.stats._LOCK"];
+    n4 [label="app.stats.count\nlocks: app.stats._LOCK"];
   }
   subgraph cluster_3 {
     label="app.store";
@@ -40,7 +40,7 @@ CHAIN_DOT = r"""digraph threadlint {
   }
   subgraph cluster_4 {
     label="app.worker";
-    n6 [label="app.worker.loop"];
+    n6 [label="app.worker.loop\nlocks: app.worker._LOCK"];
     n7 [label="app.worker.step"];
     n8 [label="app.worker.tick"];
   }
@@ -55,8 +55,7 @@ CHAIN_DOT = r"""digraph threadlint {
 }
 """
 
-CHAIN_MERMAID = """\
-flowchart LR
+CHAIN_MERMAID = """flowchart LR
   r1(["thread target 'worker.loop'<br/>app/main.py:11"])
   r2(["timer function 'worker.tick'<br/>app/main.py:13"])
   r3(["executor task 'cache.record'<br/>app/main.py:16"])
@@ -66,14 +65,14 @@ flowchart LR
     n2["app.cache.record"]
   end
   subgraph m2 ["app.stats"]
-    n3["app.stats.add_total"]
-    n4["app.stats.count"]
+    n3["app.stats.add_total<br/>locks: app.stats._LOCK"]
+    n4["app.stats.count<br/>locks: app.stats._LOCK"]
   end
   subgraph m3 ["app.store"]
     n5["app.store.Inventory.restock"]
   end
   subgraph m4 ["app.worker"]
-    n6["app.worker.loop"]
+    n6["app.worker.loop<br/>locks: app.worker._LOCK"]
     n7["app.worker.step"]
     n8["app.worker.tick"]
   end
@@ -166,23 +165,24 @@ def test_nothing_to_draw(tmp_path: Path) -> None:
 
 
 def _summary(defs: List[str], units: Optional[Dict[str, Any]] = None,
-             entries: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+             entries: Optional[List[Dict[str, Any]]] = None,
+             acquires: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     return {"format": 5, "touch": None, "defs": defs, "units": units or {}, "entries": entries or [],
-            "foreign": [], "imports": {}, "classes": {}, "acquires": {}, "nestings": [], "held": []}
+            "foreign": [], "imports": {}, "classes": {}, "acquires": acquires or {}, "nestings": [],
+            "held": []}
 
 
 def _odd_index() -> Index:
     """Names as odd as a file system and source text allow: quotes,
     backslashes, markup, entity codes, line breaks; a lambda (``#2``); per
-    function locks and state; a call off the witness tree; lock-order edges,
+    function locks; a call off the witness tree; lock-order edges,
     one inverted, some malformed."""
     odd_path = 'we"ird\\dir/mod.py'
     summaries = {
-        odd_path: _summary(["run"], units={"run": {"calls": ["#2"], "ext": [["lib.put"]],
-                                                  "locks": ["_A", "_B", 3, "_A"],
-                                                  "state": ["<b>", "x#y;"]},
-                                          "#2": {"calls": [], "ext": [["lib.put"], ["lib.nothing"]],
-                                                 "locks": "junk"}},
+        odd_path: _summary(["run"], units={"run": {"calls": ["#2"], "ext": [["lib.put"]]},
+                                          "#2": {"calls": [], "ext": [["lib.put"], ["lib.nothing"]]}},
+                           acquires={"run": ["@pkg._A", "@pkg._B", "@pkg._A", 3, "@odd.<b>", "@x#y;.L"],
+                                     "#2": "junk"},
                            entries=[
                                {"unit": "run", "kind": "thread target", "label": 'a["x"] & b\nc`d`',
                                 "line": 4, "col": 1},
@@ -209,7 +209,7 @@ DOT_ODD = r'''digraph threadlint {
   subgraph cluster_2 {
     label="we\"ird\\dir/mod.py";
     n2 [label="mod.#2"];
-    n3 [label="mod.run\nlocks: _A, _B\nstate: <b>, x#y;"];
+    n3 [label="mod.run\nlocks: odd.<b>, pkg._A, pkg._B, x#y;.L"];
   }
   l1 [label="_A", shape=hexagon];
   l2 [label="_B", shape=hexagon];
@@ -233,7 +233,7 @@ MERMAID_ODD = r'''flowchart LR
   end
   subgraph m2 ["we#quot;ird\dir/mod.py"]
     n2["mod.#2"]
-    n3["mod.run<br/>locks: _A, _B<br/>state: #lt;b#gt;, x#35;y;"]
+    n3["mod.run<br/>locks: odd.#lt;b#gt;, pkg._A, pkg._B, x#35;y;.L"]
   end
   l1{{"_A"}}
   l2{{"_B"}}

@@ -4,11 +4,9 @@ Drawn from the whole-project :class:`~threadlint.project.Index`: each thread
 root (what starts a thread, and where), the functions threads reach, grouped
 by module, and the witness tree (the first way the index found to each
 function: root -> first function, then caller -> callee), with the other
-calls between those functions that resolve, dashed. Where the
-summaries say which locks a function takes (``"locks"``) or which globals it
-changes (``"state"``), the function's box says so too; lock-order edges
-(``Index.lock_edges``, when the index has them) are drawn between locks,
-inversions in red.
+calls between those functions that resolve, dashed. The module-level locks
+a function takes (``"acquires"`` in its summary) are in its box; lock-order
+edges (``Index.lock_edges``) are drawn between locks, inversions in red.
 
 Output is deterministic (everything sorted, nodes numbered in that order)
 and every name from the code is escaped, whatever it holds: DOT strings are
@@ -58,18 +56,14 @@ def _strings(value: Any) -> List[str]:
 
 
 def _unit_facts(index: Index, node: Node) -> List[str]:
+    """``locks: app.stats._LOCK``: the module-level locks the function takes."""
     path, unit = node
     summary = index.summaries.get(path)
-    units = summary.get("units") if isinstance(summary, dict) else None
-    edges = units.get(unit) if isinstance(units, dict) else None
-    if not isinstance(edges, dict):
-        return []
-    lines = []
-    for key in ("locks", "state"):
-        names = _strings(edges.get(key, []))
-        if names:
-            lines.append(f"{key}: {', '.join(names)}")
-    return lines
+    acquires = summary.get("acquires") if isinstance(summary, dict) else None
+    taken = acquires.get(unit) if isinstance(acquires, dict) else None
+    locks = sorted({lock for lock in (index.lock_name(path, name) for name in _strings(taken))
+                    if lock is not None})
+    return [f"locks: {', '.join(locks)}"] if locks else []
 
 
 def _callees(index: Index, node: Node) -> Set[Node]:
