@@ -160,7 +160,8 @@ def _summary(defs: List[str], units: Optional[Dict[str, Dict[str, list]]] = None
              entries: tuple = (), foreign: tuple = (), imports: Optional[Dict[str, str]] = None,
              classes: Optional[Dict[str, List[str]]] = None, acquires: Optional[dict] = None,
              held: tuple = (), touch: Optional[List[str]] = None) -> dict:
-    return {"format": 5, "defs": defs, "units": units or {}, "entries": list(entries),
+    return {"format": 6, "bases": {}, "threads": [], "defs": defs, "units": units or {},
+            "entries": list(entries),
             "foreign": list(foreign), "imports": imports or {}, "classes": classes or {},
             "acquires": acquires or {}, "nestings": [], "held": list(held), "touch": touch}
 
@@ -268,8 +269,8 @@ def test_parse_entry(text: str, parsed: object) -> None:
 
 
 @pytest.mark.parametrize("junk", [
-    None, [], {"format": 1}, {"format": 5}, _summary([1]),  # type: ignore[list-item]
-    {**_summary([]), "format": 4}, {**_summary([]), "touch": [3]},
+    None, [], {"format": 1}, {"format": 6}, _summary([1]),  # type: ignore[list-item]
+    {**_summary([]), "format": 5}, {**_summary([]), "touch": [3]}, {**_summary([]), "threads": [1]},
     {**_summary([]), "held": [["f", ["L"], ["m.g"], 0, 1]]},
     {**_summary([]), "acquires": {"f": [["L", 3]]}},
     {**_summary([]), "units": {"f": {"calls": [3], "ext": []}}},

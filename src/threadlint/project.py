@@ -114,6 +114,8 @@ class Root:
     path: str
     line: int = 0
     col: int = 0
+    #: Why this is a root, when its handover says nothing (a Thread subclass's run()).
+    note: str = ""
 
     def where(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path
@@ -158,7 +160,11 @@ def valid_summary(summary: Any) -> bool:
     """Whether ``summary`` has the shape :mod:`threadlint.summary` writes
     (a cache entry is untrusted input)."""
     try:
-        if not isinstance(summary, dict) or summary.get("format") != 5:
+        if not isinstance(summary, dict) or summary.get("format") != 6:
+            return False
+        if not _strings(summary["threads"]) or not all(
+                isinstance(cls, str) and isinstance(bases, list) and all(_strings(base) for base in bases)
+                for cls, bases in summary["bases"].items()):
             return False
         if summary["touch"] is not None and not _strings(summary["touch"]):
             return False
@@ -534,7 +540,63 @@ class Index:
             root = Root("thread entry", spec.text, spec.origin)
             for node in self._configured(spec):
                 roots.append((root, node, True))
+        for path, cls in sorted(self.thread_classes()):
+            summary = self.summaries[path]
+            run = f"{cls}.run"
+            if summary is None or cls in summary["threads"] or run not in self._defs.get(path, ()):
+                continue  # a Thread subclass of its own module: its run() is that module's root
+            line, col = self.def_line(path, run)
+            note = f"`{cls}` subclasses `{self.thread_base.get((path, cls), '?')}`, a Thread"
+            roots.append((Root("thread run()", run, path, line, col, note), (path, run), True))
         return roots
+
+    def _resolve_class(self, path: str, names: Sequence[str]) -> Optional[Tuple[str, str]]:
+        """The class of the project a base spelled ``names`` is (through
+        re-exports); a module not parsed defines no Thread subclass (it
+        names no thread constructor) and is not asked for."""
+        for name in names:
+            if name.startswith(":"):
+                return path, name[1:]
+            qualified = self._absolute(path, name)
+            for _ in range(_MAX_REEXPORTS):
+                if qualified is None or "." not in qualified:
+                    break
+                module, cls = qualified.rsplit(".", 1)
+                target = self.module_of.get(module)
+                summary = self.summaries.get(target) if target is not None else None
+                if target is None or summary is None:
+                    break
+                if cls in summary["classes"]:
+                    return target, cls
+                if cls not in summary["imports"]:
+                    break
+                qualified = self._absolute(target, summary["imports"][cls])
+        return None
+
+    def thread_classes(self) -> Set[Tuple[str, str]]:
+        """Every ``Thread`` subclass of the project, also through bases
+        defined in other modules."""
+        known = {(path, cls) for path, summary in self.summaries.items() if summary
+                 for cls in summary["threads"]}
+        #: The base through which each class found here is a Thread subclass.
+        self.thread_base: Dict[Tuple[str, str], str] = {}
+        changed = True
+        while changed:
+            changed = False
+            for path, summary in self.summaries.items():
+                if not summary:
+                    continue
+                for cls, bases in summary["bases"].items():
+                    if (path, cls) in known:
+                        continue
+                    for base in bases:
+                        found = self._resolve_class(path, base)
+                        if found in known:
+                            known.add((path, cls))
+                            self.thread_base[(path, cls)] = self.qualified(found)
+                            changed = True
+                            break
+        return known
 
     def _reach(self) -> None:
         """Breadth-first from every root, along calls made with no lock held;
@@ -581,6 +643,8 @@ class Index:
         """`` at app/main.py:40 -> app.worker.loop -> app.cache.put``."""
         root = self.root_of[node]
         chain = [self.qualified(step) for step in self.path_to(node)]
+        if root.note and len(chain) == 1:
+            return f" ({root.note})"
         if len(chain) > MAX_WITNESS:
             chain = chain[:2] + ["..."] + chain[-(MAX_WITNESS - 3):]
         where = f" in {root.where()}" if not root.line else f" at {root.where()}"
@@ -636,15 +700,21 @@ def build(summaries: Dict[str, Optional[Dict[str, Any]]], names: Mapping[str, Se
           entries: Sequence[EntrySpec],
           summarize: Callable[[List[str]], Mapping[str, Optional[Dict[str, Any]]]],
           def_line: Callable[[str, str], Tuple[int, int]] = lambda path, unit: (0, 0),
+          mentions: Optional[Callable[[Set[str]], Set[str]]] = None,
           max_rounds: int = 32) -> Index:
     """The index of ``summaries``; the files it needs but that were not
     parsed (the prefilter saw nothing for a file's own rules in them) are
     summarised by ``summarize`` (parsed, once each), and the index built
-    again, until it needs nothing new."""
+    again, until it needs nothing new. ``mentions(words)``: the files not
+    parsed that mention one of ``words`` (a subclass of a Thread subclass of
+    another module names its base, and needs no thread import)."""
     tried: Set[str] = set()
     index = Index(summaries, names, entries, def_line)
     for _ in range(max_rounds):
-        wanted = sorted(index.missing - tried)
+        missing = set(index.missing)
+        if mentions is not None:
+            missing |= mentions({cls for _path, cls in index.thread_classes()})
+        wanted = sorted(missing - tried)
         if not wanted:
             break
         tried.update(wanted)

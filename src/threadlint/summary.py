@@ -35,6 +35,7 @@ import libcst as cst
 from threadlint.model import Model, Names
 from threadlint.model.attributes import Attributes
 from threadlint.model.checks import Checks
+from threadlint.model.classes import Classes
 from threadlint.model.core import Unit
 from threadlint.model.local_locks import LocalLocks
 from threadlint.model.lock_order import LockOrder
@@ -44,7 +45,7 @@ from threadlint.positions import spans
 from threadlint.walk import Recording
 
 #: The summary format; a summary of another format is not read.
-FORMAT = 5
+FORMAT = 6
 
 
 def summarize(model: Model, source: bytes, recording: Recording) -> Optional[Dict[str, Any]]:
@@ -100,15 +101,40 @@ def summarize(model: Model, source: bytes, recording: Recording) -> Optional[Dic
     for name, bindings in names.module_scope.bindings.items():
         if len(bindings) == 1 and bindings[0].kind == "import" and bindings[0].qualified:
             imports[name] = bindings[0].qualified
-    classes = {cls.name.value: sorted(names.methods.get(cls, {}))
-               for cls in names.classes if _module_level(names, cls)}
+    module_classes = [cls for cls in names.classes if _module_level(names, cls)]
+    classes = {cls.name.value: sorted(names.methods.get(cls, {})) for cls in module_classes}
     summary = {"format": FORMAT, "defs": sorted(ids.values()), "units": units, "entries": entries,
                "foreign": foreign, "imports": imports, "classes": classes,
+               "bases": _bases(model, module_classes), "threads": sorted(
+                   cls.name.value for cls in module_classes
+                   if model[Classes].thread_classes.get(cls) in ("thread", "timer")),
                "acquires": {}, "nestings": [], "held": []}
     if LockOrder in model:
         summary.update(_lock_facts(model, source, recording, ids, imports, unit_id))
     summary["touch"] = _touching(model, unit_id)
     return summary
+
+
+def _bases(model: Model, classes: List[cst.ClassDef]) -> Dict[str, List[List[str]]]:
+    """For each class, what each base may be: ``[":Local"]`` for a class of
+    this module, else the qualified names an import gives it (a base's
+    module may make it a ``Thread`` subclass: the index decides)."""
+    names = model[Names]
+    found: Dict[str, List[List[str]]] = {}
+    for cls in classes:
+        bases = []
+        for base in cls.bases:
+            local = names.local_definition(base.value)
+            if isinstance(local, cst.ClassDef):
+                bases.append([":" + local.name.value])
+                continue
+            qualified = sorted(name for name in names.qualified_names(base.value)
+                               if not name.startswith("builtins."))
+            if qualified:
+                bases.append(qualified)
+        if bases:
+            found[cls.name.value] = bases
+    return found
 
 
 def _touching(model: Model, unit_id: Callable[[Unit], str]) -> Optional[List[str]]:

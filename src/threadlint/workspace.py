@@ -136,7 +136,8 @@ def whole_project(project: Project, linted: Sequence[str], results: Results, fix
 
     texts: Dict[str, str] = {}
 
-    def where_defined(shown: str, unit: str) -> Tuple[int, int]:
+    def text_of(shown: str) -> str:
+        """A file's text, read once (for ``def`` lines and word searches)."""
         if shown not in texts:
             try:
                 if runner_name.get(shown) == STDIN:
@@ -147,14 +148,26 @@ def whole_project(project: Project, linted: Sequence[str], results: Results, fix
                 texts[shown] = data.decode("utf-8", "replace")
             except OSError:
                 texts[shown] = ""
-        return def_line(texts[shown], unit)
+        return texts[shown]
+
+    def where_defined(shown: str, unit: str) -> Tuple[int, int]:
+        return def_line(text_of(shown), unit)
 
     # Every configuration of the project's files may declare entries (a
     # sub-project's own pyproject.toml among them).
     configured = {project.settings_for(shown) for shown in runner_name} | {project.settings}
     specs = sorted({spec for settings in configured for spec in entry_specs(settings)},
                    key=lambda spec: (spec.text, spec.origin))
-    index = build(summaries, names, specs, summarize, where_defined)
+    def mentions(words: Set[str]) -> Set[str]:
+        """The files with no summary whose text names one of ``words``."""
+        fresh = sorted(word for word in words if word.isidentifier())
+        if not fresh:
+            return set()
+        pattern = re.compile(r"\b(?:" + "|".join(re.escape(word) for word in fresh) + r")\b")
+        return {shown for shown in runner_name
+                if summaries.get(shown) is None and pattern.search(text_of(shown))}
+
+    index = build(summaries, names, specs, summarize, where_defined, mentions)
     project.index = index
     contexts = {runner_name[shown]: context for shown, context in index.contexts().items()
                 if shown in named}

@@ -460,6 +460,6 @@ class Threads(Provider):
 
     def where(self, unit: Unit, entry: ThreadEntry) -> str:
         """``thread target 'worker'`` or ``'helper' (reached from thread target 'worker')``."""
-        if entry.unit is unit and not entry.via:
+        if entry.unit is unit and (not entry.via or entry.label == self.names.unit_label(unit)):
             return entry.describe()
         return f"'{self.names.unit_label(unit)}' (reached from {entry.describe()})"
