@@ -23,35 +23,40 @@ CHAIN_DOT = r"""digraph threadlint {
   r1 [label="thread target 'worker.loop'\napp/main.py:11", shape=box, style=bold];
   r2 [label="timer function 'worker.tick'\napp/main.py:13", shape=box, style=bold];
   r3 [label="executor task 'cache.record'\napp/main.py:16", shape=box, style=bold];
-  r4 [label="thread target 'inventory.restock'\napp/main.py:30", shape=box, style=bold];
+  r4 [label="executor task 'worker.tick'\napp/main.py:17", shape=box, style=bold];
+  r5 [label="done callback 'cache.forget'\napp/main.py:18", shape=box, style=bold];
+  r6 [label="thread target 'inventory.restock'\napp/main.py:32", shape=box, style=bold];
   subgraph cluster_1 {
     label="app.cache";
-    n1 [label="app.cache.put"];
-    n2 [label="app.cache.record"];
+    n1 [label="app.cache.forget"];
+    n2 [label="app.cache.put"];
+    n3 [label="app.cache.record"];
   }
   subgraph cluster_2 {
     label="app.stats";
-    n3 [label="app.stats.add_total\nlocks: app.stats._LOCK"];
-    n4 [label="app.stats.count\nlocks: app.stats._LOCK"];
+    n4 [label="app.stats.add_total\nlocks: app.stats._LOCK"];
+    n5 [label="app.stats.count\nlocks: app.stats._LOCK"];
   }
   subgraph cluster_3 {
     label="app.store";
-    n5 [label="app.store.Inventory.restock"];
+    n6 [label="app.store.Inventory.restock"];
   }
   subgraph cluster_4 {
     label="app.worker";
-    n6 [label="app.worker.loop\nlocks: app.worker._LOCK"];
-    n7 [label="app.worker.step"];
-    n8 [label="app.worker.tick"];
+    n7 [label="app.worker.loop\nlocks: app.worker._LOCK"];
+    n8 [label="app.worker.step"];
+    n9 [label="app.worker.tick"];
   }
-  r1 -> n6;
-  r2 -> n8;
-  r3 -> n2;
-  r4 -> n5;
-  n4 -> n3;
-  n6 -> n7;
-  n7 -> n1;
-  n8 -> n4;
+  r1 -> n7;
+  r2 -> n9;
+  r3 -> n3;
+  r4 -> n9;
+  r5 -> n1;
+  r6 -> n6;
+  n5 -> n4;
+  n7 -> n8;
+  n8 -> n2;
+  n9 -> n5;
 }
 """
 
@@ -59,31 +64,36 @@ CHAIN_MERMAID = """flowchart LR
   r1(["thread target 'worker.loop'<br/>app/main.py:11"])
   r2(["timer function 'worker.tick'<br/>app/main.py:13"])
   r3(["executor task 'cache.record'<br/>app/main.py:16"])
-  r4(["thread target 'inventory.restock'<br/>app/main.py:30"])
+  r4(["executor task 'worker.tick'<br/>app/main.py:17"])
+  r5(["done callback 'cache.forget'<br/>app/main.py:18"])
+  r6(["thread target 'inventory.restock'<br/>app/main.py:32"])
   subgraph m1 ["app.cache"]
-    n1["app.cache.put"]
-    n2["app.cache.record"]
+    n1["app.cache.forget"]
+    n2["app.cache.put"]
+    n3["app.cache.record"]
   end
   subgraph m2 ["app.stats"]
-    n3["app.stats.add_total<br/>locks: app.stats._LOCK"]
-    n4["app.stats.count<br/>locks: app.stats._LOCK"]
+    n4["app.stats.add_total<br/>locks: app.stats._LOCK"]
+    n5["app.stats.count<br/>locks: app.stats._LOCK"]
   end
   subgraph m3 ["app.store"]
-    n5["app.store.Inventory.restock"]
+    n6["app.store.Inventory.restock"]
   end
   subgraph m4 ["app.worker"]
-    n6["app.worker.loop<br/>locks: app.worker._LOCK"]
-    n7["app.worker.step"]
-    n8["app.worker.tick"]
+    n7["app.worker.loop<br/>locks: app.worker._LOCK"]
+    n8["app.worker.step"]
+    n9["app.worker.tick"]
   end
-  r1 --> n6
-  r2 --> n8
-  r3 --> n2
-  r4 --> n5
-  n4 --> n3
-  n6 --> n7
-  n7 --> n1
-  n8 --> n4
+  r1 --> n7
+  r2 --> n9
+  r3 --> n3
+  r4 --> n9
+  r5 --> n1
+  r6 --> n6
+  n5 --> n4
+  n7 --> n8
+  n8 --> n2
+  n9 --> n5
 """
 
 

@@ -8,7 +8,11 @@ A *thread entry* is a function (or lambda) some thread starts in:
 - the ``run()`` of a local ``Thread`` subclass;
 - a callable handed to a thread-pool executor (``submit``, ``map``), to a
   ``multiprocessing.pool.ThreadPool`` (``apply_async``, ``map``...), to
-  ``loop.run_in_executor`` or to ``asyncio.to_thread``.
+  ``loop.run_in_executor`` or to ``asyncio.to_thread``;
+- a done callback added to a future that a thread pool's ``submit()`` made
+  (``fut.add_done_callback(cb)``: the worker thread that finishes the task
+  runs it; a process pool's callbacks are not counted, though they run on a
+  thread of this process too).
 
 ``multiprocessing.Process`` targets and process-pool tasks are not entries: a
 process does not share this module's memory.
@@ -53,7 +57,7 @@ _START_NEW_THREAD_NAMES = frozenset(name.rsplit(".", 1)[1] for name in START_NEW
 _ENTRY_CALL_NAMES = frozenset(name.rsplit(".", 1)[1] for name in
                               tuple(THREAD_CONSTRUCTORS) + TO_THREAD + THREADING_SERVERS) \
     | _START_NEW_THREAD_NAMES
-_ENTRY_METHODS = EXECUTOR_METHODS | POOL_METHODS | {"run_in_executor"}
+_ENTRY_METHODS = EXECUTOR_METHODS | POOL_METHODS | {"run_in_executor", "add_done_callback"}
 #: The kind of entry a request handler's methods are: a new handler object
 #: per request, so its ``self`` is not shared between threads.
 REQUEST_HANDLER = "request handler"
@@ -331,6 +335,12 @@ class Threads(Provider):
             return
         if isinstance(func, cst.Attribute):
             method = func.attr.value
+            if method == "add_done_callback":
+                if self._thread_future(func.value):
+                    arg = keyword_or_positional(call, "fn", 0)
+                    if arg is not None:
+                        self._add_entries(arg.value, "done callback")
+                return
             if method in EXECUTOR_METHODS:
                 kinds = values.made_by(func.value, values.executor_constructor)
                 if kinds and all(k == "thread" for k in kinds):
@@ -392,6 +402,21 @@ class Threads(Provider):
                         self.entries.append(ThreadEntry(method, REQUEST_HANDLER,
                                                         self.names.unit_label(method)))
         return True
+
+    def _thread_future(self, expr: cst.BaseExpression) -> bool:
+        """``expr`` is a future a thread-pool executor's ``submit()`` made
+        (directly, or every value it is bound to): its done callbacks run in
+        the worker thread that finishes the task (or at once in the caller's,
+        when it is already done)."""
+        kinds = self.values.made_by(expr, self._submitted)
+        return kinds is not None and bool(kinds) and all(kind == "thread" for kind in kinds)
+
+    def _submitted(self, call: cst.Call) -> Optional[str]:
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "submit"):
+            return None
+        kinds = self.values.made_by(func.value, self.values.executor_constructor)
+        return "thread" if kinds and all(kind == "thread" for kind in kinds) else None
 
     def _thread_pool(self, call: cst.Call) -> Optional[str]:
         return "thread" if self.names.resolves_to(call.func, THREAD_POOLS) else None

@@ -17,9 +17,11 @@ class UnlockedGlobalMutation(Rule):
     a thread: module-level names and class attributes changed from a thread
     target, a `Thread` subclass's `run()`, a task handed to a thread pool
     (`executor.submit`/`map`, `loop.run_in_executor`, `asyncio.to_thread`,
-    `multiprocessing.pool.ThreadPool`), or any function of the same module
-    those reach by direct calls. The message names the variable and the thread
-    entry point the code is reached from.
+    `multiprocessing.pool.ThreadPool`), a done callback added to a future a
+    thread pool's `submit()` made, or any function those reach by direct
+    calls, in the same module or (whole-project analysis) in another. The
+    message names the variable and the thread entry point the code is reached
+    from.
 
     Mutations are: rebinding a `global` name (assignment, augmented assignment,
     `del`, `for` target, `with ... as`, walrus); item or attribute assignment or
