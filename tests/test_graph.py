@@ -177,7 +177,7 @@ def test_nothing_to_draw(tmp_path: Path) -> None:
 def _summary(defs: List[str], units: Optional[Dict[str, Any]] = None,
              entries: Optional[List[Dict[str, Any]]] = None,
              acquires: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    return {"format": 6, "bases": {}, "threads": [], "touch": None, "defs": defs,
+    return {"format": 7, "bases": {}, "hooks": {}, "threads": [], "touch": None, "defs": defs,
             "units": units or {}, "entries": entries or [],
             "foreign": [], "imports": {}, "classes": {}, "acquires": acquires or {}, "nestings": [],
             "held": []}

@@ -160,7 +160,7 @@ def _summary(defs: List[str], units: Optional[Dict[str, Dict[str, list]]] = None
              entries: tuple = (), foreign: tuple = (), imports: Optional[Dict[str, str]] = None,
              classes: Optional[Dict[str, List[str]]] = None, acquires: Optional[dict] = None,
              held: tuple = (), touch: Optional[List[str]] = None) -> dict:
-    return {"format": 6, "bases": {}, "threads": [], "defs": defs, "units": units or {},
+    return {"format": 7, "bases": {}, "hooks": {}, "threads": [], "defs": defs, "units": units or {},
             "entries": list(entries),
             "foreign": list(foreign), "imports": imports or {}, "classes": classes or {},
             "acquires": acquires or {}, "nestings": [], "held": list(held), "touch": touch}
@@ -269,7 +269,7 @@ def test_parse_entry(text: str, parsed: object) -> None:
 
 
 @pytest.mark.parametrize("junk", [
-    None, [], {"format": 1}, {"format": 6}, _summary([1]),  # type: ignore[list-item]
+    None, [], {"format": 1}, {"format": 7}, _summary([1]),  # type: ignore[list-item]
     {**_summary([]), "format": 5}, {**_summary([]), "touch": [3]}, {**_summary([]), "threads": [1]},
     {**_summary([]), "held": [["f", ["L"], ["m.g"], 0, 1]]},
     {**_summary([]), "acquires": {"f": [["L", 3]]}},

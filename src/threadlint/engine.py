@@ -295,7 +295,8 @@ def _parse_and_run(path: str, source: bytes, encoding: str, rule_classes: List[T
                           | {t.__name__ for t in Cursor.TYPES})
     model = Model(module, Cursor(), path, source,
                   Options(settings.contracts_from_prose, settings.guarded_ratio,
-                          context.entries if context is not None else ()))
+                          context.entries if context is not None else (),
+                          context.before_start if context is not None else ()))
     failures = _Failures(path)
     try:
         model.add(Names(model, recording))

@@ -78,6 +78,9 @@ class Context:
     #: Only the summary is wanted (a file of the project not named on the
     #: command line): no rule runs.
     summary_only: bool = False
+    #: Methods of the file that a ``start()`` inherited from another module
+    #: runs before its thread starts.
+    before_start: Tuple[str, ...] = ()
     #: Findings the index makes about this file (a lock order inverted
     #: across modules): (line, column, code, message, witness); they go
     #: through the file's noqa stage like any other.
@@ -85,10 +88,10 @@ class Context:
 
     def key(self) -> str:
         """What the cache key adds for this context ("" for none)."""
-        if not self.entries and not self.force and not self.summary_only and not self.findings:
+        if not (self.entries or self.force or self.summary_only or self.findings or self.before_start):
             return ""
-        text = json.dumps([self.entries, self.witnesses, self.force, self.summary_only, self.findings],
-                          separators=(",", ":"))
+        text = json.dumps([self.entries, self.witnesses, self.force, self.summary_only, self.findings,
+                           self.before_start], separators=(",", ":"))
         return "\0project " + hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -160,7 +163,9 @@ def valid_summary(summary: Any) -> bool:
     """Whether ``summary`` has the shape :mod:`threadlint.summary` writes
     (a cache entry is untrusted input)."""
     try:
-        if not isinstance(summary, dict) or summary.get("format") != 6:
+        if not isinstance(summary, dict) or summary.get("format") != 7:
+            return False
+        if not all(isinstance(cls, str) and _strings(hooks) for cls, hooks in summary["hooks"].items()):
             return False
         if not _strings(summary["threads"]) or not all(
                 isinstance(cls, str) and isinstance(bases, list) and all(_strings(base) for base in bases)
@@ -677,7 +682,50 @@ class Index:
             current = contexts.get(edge.path, Context())
             contexts[edge.path] = Context(current.entries, current.witnesses,
                                           findings=(*current.findings, self._inversion_finding(edge, other)))
+        for path, hooks in sorted(self.start_hooks().items()):
+            current = contexts.get(path, Context())
+            contexts[path] = Context(current.entries, current.witnesses, findings=current.findings,
+                                     before_start=tuple(sorted(hooks)))
         return contexts
+
+    def start_hooks(self) -> Dict[str, Set[str]]:
+        """For each file, its methods that a ``start()`` of a base class in
+        another module calls before the thread starts (the base's hooks,
+        overridden here)."""
+        hooks: Dict[Tuple[str, str], Set[str]] = {}
+        for path, summary in self.summaries.items():
+            if summary:
+                for cls, names in summary["hooks"].items():
+                    hooks[(path, cls)] = set(names)
+        if not hooks:
+            return {}
+        found: Dict[str, Set[str]] = {}
+        for path, summary in self.summaries.items():
+            if not summary:
+                continue
+            for cls in summary["bases"]:
+                inherited = self._inherited_hooks(path, cls, hooks, 0)
+                defs = self._defs.get(path, ())
+                mine = {f"{cls}.{hook}" for hook in inherited if f"{cls}.{hook}" in defs}
+                if mine:
+                    found.setdefault(path, set()).update(mine)
+        return found
+
+    def _inherited_hooks(self, path: str, cls: str, hooks: Dict[Tuple[str, str], Set[str]],
+                         depth: int) -> Set[str]:
+        """The hooks of the bases of ``cls`` defined in other modules, and of theirs."""
+        summary = self.summaries.get(path)
+        if not summary or depth > _MAX_REEXPORTS:
+            return set()
+        found: Set[str] = set()
+        for base in summary["bases"].get(cls, ()):
+            target = self._resolve_class(path, base)
+            if target is None:
+                continue
+            if target[0] != path:
+                found |= hooks.get(target, set())
+            found |= self._inherited_hooks(target[0], target[1], hooks, depth + 1)
+        return found
 
     def _may_matter(self, path: str, units: Set[str]) -> bool:
         """Whether a function of ``path`` that threads reach could hold a

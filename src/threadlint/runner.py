@@ -353,7 +353,7 @@ def _triage(tasks: Sequence[Task], settings: Settings, fix: bool) -> Tuple[Dict[
     rest: List[Task] = []
     for task in tasks:
         if task.context is not None and (task.context.entries or task.context.force
-                                         or task.context.findings):
+                                         or task.context.findings or task.context.before_start):
             rest.append(task)  # to be parsed whatever the prefilter says
             continue
         try:

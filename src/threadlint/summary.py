@@ -45,7 +45,7 @@ from threadlint.positions import spans
 from threadlint.walk import Recording
 
 #: The summary format; a summary of another format is not read.
-FORMAT = 6
+FORMAT = 7
 
 
 def summarize(model: Model, source: bytes, recording: Recording) -> Optional[Dict[str, Any]]:
@@ -105,7 +105,8 @@ def summarize(model: Model, source: bytes, recording: Recording) -> Optional[Dic
     classes = {cls.name.value: sorted(names.methods.get(cls, {})) for cls in module_classes}
     summary = {"format": FORMAT, "defs": sorted(ids.values()), "units": units, "entries": entries,
                "foreign": foreign, "imports": imports, "classes": classes,
-               "bases": _bases(model, module_classes), "threads": sorted(
+               "bases": _bases(model, module_classes), "hooks": _start_hooks(model, module_classes),
+               "threads": sorted(
                    cls.name.value for cls in module_classes
                    if model[Classes].thread_classes.get(cls) in ("thread", "timer")),
                "acquires": {}, "nestings": [], "held": []}
@@ -134,6 +135,27 @@ def _bases(model: Model, classes: List[cst.ClassDef]) -> Dict[str, List[List[str
                 bases.append(qualified)
         if bases:
             found[cls.name.value] = bases
+    return found
+
+
+def _start_hooks(model: Model, classes: List[cst.ClassDef]) -> Dict[str, List[str]]:
+    """For each Thread subclass whose ``start()`` hands ``run()`` over
+    (``super().start()``), the methods of ``self`` it calls before that: they
+    run in the starting thread, before the new one exists, for subclasses in
+    other modules too."""
+    names, threads = model[Names], model[Threads]
+    found: Dict[str, List[str]] = {}
+    for cls in classes:
+        start = names.methods.get(cls, {}).get("start")
+        handing = threads.starts.get(start) if start is not None else None
+        if start is None or handing is None:
+            continue
+        first = names.order(handing)
+        hooks = {site.callee.name.value for site in threads.calls.get(start, ())
+                 if names.order(site.node) < first and isinstance(site.node.func, cst.Attribute)
+                 and names.self_attribute(site.node.func) is not None}
+        if hooks:
+            found[cls.name.value] = sorted(hooks)
     return found
 
 

@@ -106,6 +106,10 @@ class Options:
     #: analysis, ``threadlint.project``): (unit id, kind, label, how it is
     #: reached), added to :class:`~threadlint.model.threads.Threads`' entries.
     entries: Tuple[Tuple[str, str, str, str], ...] = ()
+    #: Methods of this module that a ``start()`` inherited from another
+    #: module runs before the thread starts (``Cls.on_thread_start``): they
+    #: run in the starting thread, before the new one exists.
+    before_start: Tuple[str, ...] = ()
 
 
 class Provider:

@@ -181,6 +181,9 @@ class Objects(Provider):
         method = self.method_of(unit)
         if method is None:
             return False
+        if method is unit and self.model.options.before_start \
+                and self.names.unit_ids().get(method) in self.model.options.before_start:
+            return True  # a hook an inherited start() runs before the thread starts
         if method.name.value in CONSTRUCTION:
             return method is unit or unit not in self._reached
         if method is not unit or self.is_public(unit):

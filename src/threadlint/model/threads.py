@@ -136,6 +136,9 @@ class Threads(Provider):
         self.foreign_calls: Dict[Unit, List[ForeignCall]] = {}
         #: Callables of other modules handed to threads here.
         self.foreign_entries: List[ForeignEntry] = []
+        #: The ``start()`` of each local Thread subclass that overrides it, and
+        #: its call that starts the thread (``super().start()``).
+        self.starts: Dict[cst.FunctionDef, cst.Call] = {}
         self._reach: Dict[bool, Dict[cst.CSTNode, ThreadEntry]] = {}
         self._name_sets = self._names()
 
@@ -198,6 +201,7 @@ class Threads(Provider):
             and info is not None and call.args[0].value.value == info.self_name
         if not (is_super_call(receiver) or (passes_self and self.classes.is_thread_class(receiver))):
             return
+        self.starts.setdefault(method, call)
         for member in [cls, *self.classes.subclasses(cls)]:
             run = self.classes.lookup(member, "run")
             if run is not None:
