@@ -398,7 +398,12 @@ class Index:
         if not name.startswith("@"):
             module = self.name_of.get(path)
             return f"{module}.{name}" if module is not None else None
-        qualified = self._absolute(path, name[1:])
+        return self._reexported(self._absolute(path, name[1:]))
+
+    def _reexported(self, qualified: Optional[str]) -> Optional[str]:
+        """``qualified`` (``pkg.LOCK``) where it is defined, when a module of
+        the project only imports it (``pkg/__init__.py``: ``from .a import
+        LOCK``), as far as summaries say."""
         for _ in range(_MAX_REEXPORTS):
             if qualified is None or "." not in qualified:
                 return qualified
@@ -562,20 +567,14 @@ class Index:
         for name in names:
             if name.startswith(":"):
                 return path, name[1:]
-            qualified = self._absolute(path, name)
-            for _ in range(_MAX_REEXPORTS):
-                if qualified is None or "." not in qualified:
-                    break
-                module, cls = qualified.rsplit(".", 1)
-                target = self.module_of.get(module)
-                summary = self.summaries.get(target) if target is not None else None
-                if target is None or summary is None:
-                    break
-                if cls in summary["classes"]:
-                    return target, cls
-                if cls not in summary["imports"]:
-                    break
-                qualified = self._absolute(target, summary["imports"][cls])
+            qualified = self._reexported(self._absolute(path, name))
+            if qualified is None or "." not in qualified:
+                continue
+            module, cls = qualified.rsplit(".", 1)
+            target = self.module_of.get(module)
+            summary = self.summaries.get(target) if target is not None else None
+            if target is not None and summary is not None and cls in summary["classes"]:
+                return target, cls
         return None
 
     def thread_classes(self) -> Set[Tuple[str, str]]:

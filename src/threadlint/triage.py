@@ -42,13 +42,13 @@ def admits(source: bytes, codes: FrozenSet[str]) -> bool:
 
 
 def screen(path: str, source: bytes, codes: FrozenSet[str], settings: Settings,
-           force: bool = False) -> Screened:
+           force: bool = False, admitted: Optional[bool] = None) -> Screened:
     """Prefilter, size limit and CPython's verdict for ``source`` under the
     enabled ``codes``; with ``force``, the file is parsed whatever the
     prefilter says (whole-project analysis needs its summary)."""
     if not codes:
         return Screened()
-    admitted = force or admits(source, codes)
+    admitted = force or (admits(source, codes) if admitted is None else admitted)
     if not admitted and SYNTAX_ERROR_CODE not in codes:
         return Screened()
     limit = settings.max_file_size
@@ -118,9 +118,10 @@ def triage(path: str, source: bytes, settings: Settings, fix: bool = False) -> O
     noqa codes under ``--fix``)."""
     codes = settings.enabled_codes(path)
     oversized = bool(settings.max_file_size) and len(source) > settings.max_file_size
-    if codes and not oversized and admits(source, codes):
+    admitted = bool(codes) and admits(source, codes)
+    if admitted and not oversized:
         return None  # the engine computes CPython's verdict itself: once is enough
-    screened = screen(path, source, codes, settings)
+    screened = screen(path, source, codes, settings, admitted=admitted)
     if screened.verdict is not None:
         return None
     findings, dead = judge_noqa(path, source, codes, list(screened.findings), screened.errors)

@@ -112,28 +112,6 @@ def whole_project(project: Project, linted: Sequence[str], results: Results, fix
         seen.add(_key(shown))
         runner_name[shown] = file
         summaries[shown] = result.summary
-    named = set(runner_name)
-    everything = _other_files(project, seen)
-    # Every other file can be summarised when the index asks for it (a named
-    # file calls into it); those that may lead to a named file are now.
-    for file in everything:
-        runner_name[file] = file
-        summaries[file] = None
-    others = _relevant(everything, list(named), project)
-    if others:
-        only = Context(summary_only=True)
-        for file, result in _lint(project, others, False, {file: only for file in others}).items():
-            summaries[file] = result.summary
-    names = {shown: module_names(shown, project.root) for shown in runner_name}
-
-    def summarize(wanted: List[str]) -> Mapping[str, Optional[Dict[str, Any]]]:
-        files = {runner_name[shown]: shown for shown in wanted if shown in runner_name}
-        # Only the summary: a named file among them is linted again below
-        # if threads reach it (that is why the index asks for it).
-        forced = {file: Context(force=True, summary_only=True) for file in files}
-        return {files[file]: result.summary
-                for file, result in _lint(project, list(files), False, forced).items()}
-
     texts: Dict[str, str] = {}
 
     def text_of(shown: str) -> str:
@@ -149,6 +127,28 @@ def whole_project(project: Project, linted: Sequence[str], results: Results, fix
             except OSError:
                 texts[shown] = ""
         return texts[shown]
+
+    named = set(runner_name)
+    everything = _other_files(project, seen)
+    # Every other file can be summarised when the index asks for it (a named
+    # file calls into it); those that may lead to a named file are now.
+    for file in everything:
+        runner_name[file] = file
+        summaries[file] = None
+    others = _relevant(everything, list(named), project, text_of)
+    if others:
+        only = Context(summary_only=True)
+        for file, result in _lint(project, others, False, {file: only for file in others}).items():
+            summaries[file] = result.summary
+    names = {shown: module_names(shown, project.root) for shown in runner_name}
+
+    def summarize(wanted: List[str]) -> Mapping[str, Optional[Dict[str, Any]]]:
+        files = {runner_name[shown]: shown for shown in wanted if shown in runner_name}
+        # Only the summary: a named file among them is linted again below
+        # if threads reach it (that is why the index asks for it).
+        forced = {file: Context(force=True, summary_only=True) for file in files}
+        return {files[file]: result.summary
+                for file, result in _lint(project, list(files), False, forced).items()}
 
     def where_defined(shown: str, unit: str) -> Tuple[int, int]:
         return def_line(text_of(shown), unit)
@@ -183,7 +183,8 @@ def whole_project(project: Project, linted: Sequence[str], results: Results, fix
     return replaced
 
 
-def _relevant(others: List[str], named: List[str], project: Project) -> List[str]:
+def _relevant(others: List[str], named: List[str], project: Project,
+              text_of: Callable[[str], str]) -> List[str]:
     """The files of ``others`` whose code may lead to a named file: a call
     into a module needs its name in the caller's text (an import, a
     re-export), so the files that mention a named module's name, then those
@@ -195,17 +196,9 @@ def _relevant(others: List[str], named: List[str], project: Project) -> List[str
     for shown in named:
         words.update(name.rsplit(".", 1)[-1] for name in module_names(shown, project.root))
     entry_modules = {spec.module for spec in entry_specs(project.settings)}
-    texts: Dict[str, bytes] = {}
-    pending: List[str] = []
     for other in others:
-        try:
-            with open(other, "rb") as handle:
-                texts[other] = handle.read(MAX_DEF_SEARCH)
-        except OSError:
-            continue
         if set(module_names(other, project.root)) & entry_modules:
             words.update(name.rsplit(".", 1)[-1] for name in module_names(other, project.root))
-        pending.append(other)
     chosen: Set[str] = set()
     searched: Set[str] = set()
     while True:
@@ -213,9 +206,9 @@ def _relevant(others: List[str], named: List[str], project: Project) -> List[str
         if not fresh:
             break
         searched.update(fresh)
-        pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in fresh) + rb")\b")
-        for other in pending:
-            if other not in chosen and pattern.search(texts[other]):
+        pattern = re.compile(r"\b(?:" + "|".join(re.escape(word) for word in fresh) + r")\b")
+        for other in others:
+            if other not in chosen and pattern.search(text_of(other)):
                 chosen.add(other)
                 words.update(name.rsplit(".", 1)[-1] for name in module_names(other, project.root))
     return [other for other in others if other in chosen]
